@@ -1,0 +1,1 @@
+"""Prefect flows (one per DVC stage), the self-training flow, the CLI."""

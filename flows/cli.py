@@ -1,0 +1,84 @@
+"""The ``leod`` command line: one sub-command per pipeline step.
+
+Each sub-command lives in ``flows/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported lazily so ``leod --help`` stays fast; heavy imports
+(torch, Prefect) happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from leod_core.config import ConfigError
+
+__all__ = ["main", "COMMANDS"]
+
+# (command, module under flows.commands, one-line help)
+COMMANDS: list[tuple[str, str, str]] = [
+    ("synth", "synth", "write the synthetic event-camera dataset as raw Prophesee files"),
+    ("import-prophesee", "import_prophesee", "raw Prophesee dataset -> RVT preprocessed layout + label tables"),
+    ("stats", "stats", "print statistics of a preprocessed dataset"),
+    ("subsample", "subsample", "write the round-0 sparse label table (WSOD/SSOD) and the withheld GT"),
+    ("model-info", "model_info", "parameter count, padding, partition and feature sizes of a preset"),
+    ("import-checkpoint", "import_checkpoint", "convert an RVT/LEOD Lightning .ckpt into a leod checkpoint"),
+    ("train", "train", "train the detector of one round"),
+    ("evaluate", "evaluate", "Prophesee mAP of a round's checkpoint on test/val"),
+    ("evaluate-boxes", "evaluate_boxes", "Prophesee mAP of anyone's per-sequence *_bbox.npy detections"),
+    ("pseudo-label", "pseudo_label", "pseudo-label the training set with the previous round's model"),
+    ("pseudo-quality", "pseudo_quality", "precision/recall/AP of a round's pseudo labels vs withheld GT"),
+    ("compare", "compare", "table and plot of all rounds from MLflow"),
+    ("self-train", "self_train", "run the whole self-training DAG (DVC stages) as one Prefect flow"),
+    ("serve", "serve", "register the self-training flow as a Prefect deployment (optional cron)"),
+    ("study", "study", "label-ratio x seed study and ablations"),
+]
+
+
+def add_params_arguments(parser: argparse.ArgumentParser) -> None:
+    """--params FILE and -S key=value overrides, shared by commands that read params.yaml."""
+    parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
+    parser.add_argument("-S", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter, e.g. -S train.steps=10 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leod", description="LEOD self-training pipeline for event cameras")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module, help_text in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            mod = importlib.import_module(f"flows.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"flows.commands.{module}":
+                raise
+            p.set_defaults(_module=None)
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args._module is None:
+        print(f"leod {args.command}: not available in this build", file=sys.stderr)
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        # bad input: one clear line, non-zero exit (tracebacks only with -v)
+        if args.verbose:
+            raise
+        print(f"leod {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

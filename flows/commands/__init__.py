@@ -1,0 +1,1 @@
+"""Sub-commands of the leod CLI (see flows/cli.py)."""

@@ -1,0 +1,369 @@
+"""``params.yaml`` -> typed, validated settings.
+
+Loaded once with OmegaConf onto frozen dataclasses: an unknown key, a wrong type or a value out of range
+stops with one line naming the key and what is allowed, before any work starts. Derived values (padded
+input size, partition size, class count) come from :mod:`leod_core.cameras`, never written back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from leod_core.cameras import CAMERAS, CameraSpec, get_camera
+
+__all__ = [
+    "ConfigError", "Setting", "TargetMode", "LeodConfig", "load_config", "config_to_dict",
+]
+
+
+class ConfigError(ValueError):
+    """A bad parameter; the message is one line naming the key."""
+
+
+class Setting(str, Enum):
+    WSOD = "wsod"  # every sequence sparsely labelled (LEOD "_ss")
+    SSOD = "ssod"  # some sequences fully labelled, the rest unlabelled (LEOD "_seq")
+
+
+class TargetMode(str, Enum):
+    IGNORE = "ignore"  # LEOD: low-confidence / rejected / inpainted boxes become ignore regions
+    SOFT = "soft"  # beyond LEOD: pseudo boxes' confidences scale their positive targets
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    raw: str = "data/raw"  # raw Prophesee files (*_td.dat + *_bbox.npy); synth output
+    dataset: str = "data/dataset"  # RVT-preprocessed layout + labels_full.parquet per split
+    artifacts: str = "artifacts"  # round_k/{labels,model,eval,quality}, report/
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    camera: str = "synth"  # gen1 | gen4 | synth
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    preset: str = "default"  # default | micro
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SubsampleConfig:
+    setting: str = "wsod"  # wsod | ssod (see Setting)
+    ratio: float = 0.05  # WSOD: fraction of label frames kept; SSOD: fraction of sequences kept
+    split_offset: int = 0  # which of the label splits (the paper averages 3)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    hflip: float = 0.5
+    zoom_random: float = 0.8  # random-access: probability of a zoom
+    zoom_in_weight: float = 0.8  # random-access: zoom-in vs zoom-out 8:2
+    zoom_in_max: float = 1.5
+    zoom_out_max: float = 1.2
+    zoom_stream: float = 0.5  # streaming: zoom-out only
+    tflip: float = 0.5  # LEOD label-efficient configs
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    sequence_length: int = 10  # L
+    batch_size: int = 8  # per process; split between streaming and random by the weights
+    w_stream: float = 1.0
+    w_random: float = 1.0
+    num_workers: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    preset: str = "nano"  # nano | tiny | small | base
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    target_mode: str = "ignore"  # ignore | soft (see TargetMode)
+    ignore_bbox_thresh: tuple[float, ...] = (0.7, 0.35)  # per class [car, ped]; gen4 expands
+    reg_weight: float = 5.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000  # round 0 (supervised on sparse labels)
+    steps_self_train: int = 2000  # rounds >= 1
+    lr: float = 2e-4
+    lr_self_train: float = 5e-4
+    pct_start: float = 0.005
+    div_factor: float = 20.0
+    final_div_factor: float = 10000.0  # final lr = lr / final_div_factor
+    clip_value: float = 1.0
+    ckpt_every: int = 200
+    val_every: int = 0  # 0 = no validation during training
+    val_conf_threshold: float = 0.1
+    init_from_previous: bool = False  # LEOD option: round k starts from round k-1 weights
+    devices: int = 1  # > 1 launches torchrun DDP
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch default
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: str = "test"
+    conf_threshold: float = 0.001
+    nms_iou: float = 0.45
+    batch_size: int = 8
+    num_vis_frames: int = 6
+
+
+@dataclass(frozen=True)
+class TTAConfig:
+    hflip: bool = True
+    tflip: bool = True
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    enable: bool = True
+    iou_threshold: float = 0.45
+    q: float = 0.9
+    min_conf: float = 0.55
+    min_track_len: int = 6
+    inpaint: bool = True
+
+
+@dataclass(frozen=True)
+class PseudoConfig:
+    conf_threshold: float = 0.01
+    nms_iou: float = 0.45
+    obj_thresh: tuple[float, ...] = (0.6, 0.3)  # per class; gen4 2-lists expand to [ped, ped, car]
+    cls_thresh: tuple[float, ...] = (0.6, 0.3)
+    use_gt: bool = True
+    batch_size: int = 8
+    tta: TTAConfig = field(default_factory=TTAConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    task_runner: str = "thread"  # sequential | thread | dask
+    max_workers: int = 2
+    dask_address: str = ""  # a running Dask scheduler; empty = start a local cluster
+    prefect_port: int = 4200
+    cron: str = ""  # schedule of the served self-training deployment; empty = none
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///mlflow.db"
+    experiment: str = ""  # empty = "<camera>-<setting>-<ratio>"
+    port: int = 5000
+
+
+@dataclass(frozen=True)
+class DvcConfig:
+    remote_url: str = "../leod-dvc-remote"
+
+
+@dataclass(frozen=True)
+class LeodConfig:
+    rounds: int = 1
+    seed: int = 0
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    subsample: SubsampleConfig = field(default_factory=SubsampleConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    dvc: DvcConfig = field(default_factory=DvcConfig)
+
+    @property
+    def camera(self) -> CameraSpec:
+        return get_camera(self.dataset.camera)
+
+    def per_class(self, values: tuple[float, ...]) -> tuple[float, ...]:
+        """Expand a per-class list to the camera's classes (LEOD rule: gen4 [car, ped] -> [ped, ped, car])."""
+        n = self.camera.num_classes
+        if len(values) == n:
+            return tuple(values)
+        if n == 3 and len(values) == 2:
+            return (values[1], values[1], values[0])
+        raise ConfigError(f"per-class list {list(values)} has {len(values)} values; camera needs {n}")
+
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or f"{self.dataset.camera}-{self.subsample.setting}-{self.subsample.ratio:g}"
+
+    def round_dir(self, k: int) -> Path:
+        return Path(self.paths.artifacts) / f"round_{k}"
+
+
+# ----------------------------------------------------------------------------------------------- checks
+_PRESETS = ("nano", "tiny", "small", "base")
+_SYNTH_PRESETS = ("default", "micro")
+_RUNNERS = ("sequential", "thread", "dask")
+_SPLITS = ("val", "test")
+
+
+def _prob(v: float) -> bool:
+    return 0.0 <= v <= 1.0
+
+
+# (dotted key, predicate, allowed-values text)
+_CHECKS: list[tuple[str, Any, str]] = [
+    ("rounds", lambda v: v >= 0, "an integer >= 0"),
+    ("dataset.camera", lambda v: v in CAMERAS, f"one of {', '.join(CAMERAS)}"),
+    ("synth.preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
+    ("subsample.setting", lambda v: v in {s.value for s in Setting}, "one of wsod, ssod"),
+    ("loss.target_mode", lambda v: v in {m.value for m in TargetMode}, "one of ignore, soft"),
+    ("subsample.ratio", lambda v: 0.0 < v <= 1.0, "a ratio in (0, 1]"),
+    ("subsample.split_offset", lambda v: v >= 0, "an integer >= 0"),
+    ("data.sequence_length", lambda v: v >= 1, "an integer >= 1"),
+    ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("data.w_stream", lambda v: v >= 0, "a weight >= 0"),
+    ("data.w_random", lambda v: v >= 0, "a weight >= 0"),
+    ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
+    ("data.augment.hflip", _prob, "a probability in [0, 1]"),
+    ("data.augment.zoom_random", _prob, "a probability in [0, 1]"),
+    ("data.augment.zoom_in_weight", _prob, "a probability in [0, 1]"),
+    ("data.augment.zoom_in_max", lambda v: v >= 1, "a factor >= 1"),
+    ("data.augment.zoom_out_max", lambda v: v >= 1, "a factor >= 1"),
+    ("data.augment.zoom_stream", _prob, "a probability in [0, 1]"),
+    ("data.augment.tflip", _prob, "a probability in [0, 1]"),
+    ("model.preset", lambda v: v in _PRESETS, f"one of {', '.join(_PRESETS)}"),
+    ("loss.ignore_bbox_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
+    ("loss.reg_weight", lambda v: v > 0, "a weight > 0"),
+    ("train.steps", lambda v: v >= 1, "an integer >= 1"),
+    ("train.steps_self_train", lambda v: v >= 1, "an integer >= 1"),
+    ("train.lr", lambda v: v > 0, "a learning rate > 0"),
+    ("train.lr_self_train", lambda v: v > 0, "a learning rate > 0"),
+    ("train.pct_start", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+    ("train.div_factor", lambda v: v > 0, "a factor > 0"),
+    ("train.final_div_factor", lambda v: v > 0, "a factor > 0"),
+    ("train.clip_value", lambda v: v > 0, "a value > 0"),
+    ("train.ckpt_every", lambda v: v >= 1, "an integer >= 1"),
+    ("train.val_every", lambda v: v >= 0, "an integer >= 0 (0 = off)"),
+    ("train.devices", lambda v: v >= 1, "an integer >= 1"),
+    ("train.threads", lambda v: v >= 0, "an integer >= 0"),
+    ("eval.split", lambda v: v in _SPLITS, f"one of {', '.join(_SPLITS)}"),
+    ("eval.conf_threshold", _prob, "a threshold in [0, 1]"),
+    ("eval.nms_iou", _prob, "an IoU in [0, 1]"),
+    ("eval.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("pseudo.conf_threshold", _prob, "a threshold in [0, 1]"),
+    ("pseudo.nms_iou", _prob, "an IoU in [0, 1]"),
+    ("pseudo.obj_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
+    ("pseudo.cls_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
+    ("pseudo.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("pseudo.tracker.iou_threshold", _prob, "an IoU in [0, 1]"),
+    ("pseudo.tracker.q", lambda v: 0 < v < 1, "a decay in (0, 1)"),
+    ("pseudo.tracker.min_conf", _prob, "a confidence in [0, 1]"),
+    ("pseudo.tracker.min_track_len", lambda v: v >= 1, "an integer >= 1"),
+    ("orchestration.task_runner", lambda v: v in _RUNNERS, f"one of {', '.join(_RUNNERS)}"),
+    ("orchestration.max_workers", lambda v: v >= 1, "an integer >= 1"),
+    ("orchestration.prefect_port", lambda v: 1 <= v <= 65535, "a TCP port"),
+    ("mlflow.port", lambda v: 1 <= v <= 65535, "a TCP port"),
+]
+
+
+def _get(cfg: LeodConfig, dotted: str) -> Any:
+    obj: Any = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _validate(cfg: LeodConfig) -> None:
+    for key, ok, allowed in _CHECKS:
+        value = _get(cfg, key)
+        if not ok(value):
+            raise ConfigError(f"params: {key}={value!r} is invalid; allowed: {allowed}")
+    if cfg.subsample.setting == Setting.WSOD.value and cfg.subsample.ratio > 0.5 and cfg.subsample.ratio != 1.0:
+        raise ConfigError(f"params: subsample.ratio={cfg.subsample.ratio} is invalid for wsod; allowed: <= 0.5 or 1.0 (full)")
+    for key in ("loss.ignore_bbox_thresh", "pseudo.obj_thresh", "pseudo.cls_thresh"):
+        try:
+            cfg.per_class(_get(cfg, key))
+        except ConfigError:
+            raise ConfigError(
+                f"params: {key}={list(_get(cfg, key))} is invalid; allowed: one value per class of camera "
+                f"{cfg.dataset.camera} ({cfg.camera.num_classes}), or [car, ped] for gen4") from None
+
+
+def _one_line(exc: OmegaConfBaseException) -> str:
+    msg = str(exc).strip().splitlines()[0]
+    key = getattr(exc, "full_key", None)
+    if "Key '" in msg and "not in" in msg:
+        return f"params: unknown key '{key}'" if key else f"params: {msg}"
+    value = getattr(exc, "value", None)
+    return f"params: {key}={value!r} is invalid; {msg}" if key else f"params: {msg}"
+
+
+def _make_writable(node: Any) -> None:
+    """Frozen dataclasses make every schema node read-only; merging overrides needs them writable."""
+    OmegaConf.set_readonly(node, None)
+    if OmegaConf.is_dict(node):
+        for key in node.keys():
+            child = node._get_node(key)
+            if OmegaConf.is_config(child):
+                _make_writable(child)
+
+
+def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | None = None) -> LeodConfig:
+    """Merge ``params.yaml`` (and ``key=value`` overrides) onto the schema and validate every key.
+
+    Raises ConfigError with a one-line message on any unknown key or invalid value.
+    """
+    schema = OmegaConf.structured(LeodConfig)
+    _make_writable(schema)
+    try:
+        parts = [schema]
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise ConfigError(f"params file not found: {p}")
+            loaded = OmegaConf.load(p)
+            parts.append(loaded if loaded is not None else OmegaConf.create({}))
+        if overrides:
+            parts.append(OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(*parts)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(_one_line(exc)) from None
+    assert isinstance(cfg, LeodConfig)
+    cfg = _freeze_lists(cfg)
+    _validate(cfg)
+    return cfg
+
+
+def _freeze_lists(obj: Any) -> Any:
+    """OmegaConf returns lists for tuple fields; convert back so the dataclasses stay hashable/frozen."""
+    if dataclasses.is_dataclass(obj):
+        changes = {f.name: _freeze_lists(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    if isinstance(obj, list):
+        return tuple(obj)
+    return obj
+
+
+def config_to_dict(cfg: LeodConfig) -> dict[str, Any]:
+    """Plain nested dict (enums as values): for logging params and storing in checkpoints."""
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, Enum):
+            return v.value
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        return v
+    return conv(cfg)

@@ -1,0 +1,1 @@
+"""Prophesee/COCO detection evaluation and pseudo-label quality."""

@@ -1,0 +1,1 @@
+"""Box records, the Parquet label table, WSOD/SSOD subsampling."""

@@ -1,0 +1,1 @@
+"""RVT recurrent MaxViT backbone, PAFPN, YOLOX head, SimOTA and losses, post-processing."""

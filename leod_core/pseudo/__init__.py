@@ -1,0 +1,1 @@
+"""Pseudo-labelling: TTA, merging, linear tracker, filtering, inpainting, round label tables."""

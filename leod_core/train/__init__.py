@@ -1,0 +1,1 @@
+"""Training loop, RNN state keeping, checkpoint/resume, LR schedule, DDP."""

@@ -1,0 +1,1 @@
+"""Plots and event frames with boxes drawn."""

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over leod_core; MLflow logging lives here."""
