@@ -58,7 +58,7 @@ class RnnStateStore:
                 h, c = sample[stage] if sample is not None else (torch.zeros_like(h_t), torch.zeros_like(c_t))
                 hs.append(h)
                 cs.append(c)
-            states.append((torch.stack(hs).to(device), torch.stack(cs).to(device)))
+            states.append((_batch(hs, device), _batch(cs, device)))
         return states
 
     def store(self, keys: Sequence[Hashable | None], states: States) -> None:
@@ -82,6 +82,11 @@ class RnnStateStore:
         if set(state) != {"keys", "states"} or len(state["keys"]) != len(state["states"]):
             raise ValueError("RNN state checkpoint must hold equally long 'keys' and 'states'")
         self._states = {_hashable(k): tuple((h, c) for h, c in s) for k, s in zip(state["keys"], state["states"])}
+
+
+def _batch(per_sample: list[torch.Tensor], device: torch.device | str | None) -> torch.Tensor:
+    # the model's states are channels-last (its ConvLSTM permutes them to NHWC for free)
+    return torch.stack(per_sample).to(device).contiguous(memory_format=torch.channels_last)
 
 
 def _check_unique(keys: Sequence[Hashable | None]) -> None:
