@@ -1,0 +1,62 @@
+"""One training sample (a clip of L reprs with its labels) and the collated ``TrainBatch`` (docs/DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from leod_core.data.clip import pad_to_hw
+
+__all__ = ["ClipSample", "TrainBatch", "collate"]
+
+
+@dataclass
+class ClipSample:
+    """L timesteps of one sequence, after augmentation, at representation resolution (unpadded).
+
+    ``ev_idx`` holds the repr index shown at each step (-1 for padding; descending when time-flipped);
+    ``labels[t]`` the kept boxes of step t or None; ``withheld[t]`` the dropped GT (quality checks only).
+    """
+
+    sequence: str
+    ev: torch.Tensor  # float32 (L, 20, H, W)
+    labels: list[np.ndarray | None]
+    withheld: list[np.ndarray | None]
+    ev_idx: list[int]
+    is_first: bool
+    is_padded: np.ndarray  # bool (L,)
+    reversed: bool = False
+
+
+@dataclass
+class TrainBatch:
+    """What the trainer consumes; stream samples first, random-access samples second."""
+
+    ev: torch.Tensor  # float32 (L, B, 20, Hp, Wp), zero-padded bottom/right to camera.input_hw
+    labels: list[list[np.ndarray | None]]  # L x B; (N, 7) float32 FRAME_LABEL_COLUMNS or None
+    is_first: torch.Tensor  # bool (B,): reset the RNN state of this slot
+    is_padded: torch.Tensor  # bool (L, B)
+    state_keys: list[Hashable | None]  # streaming slot keys; None = random sample (always reset)
+
+    @property
+    def num_labelled(self) -> int:
+        return sum(b is not None for row in self.labels for b in row)
+
+
+def collate(samples: Sequence[ClipSample], input_hw: tuple[int, int],
+            state_keys: Sequence[Hashable | None]) -> TrainBatch:
+    """Stack samples along the batch axis (axis 1), padding each frame to ``input_hw``."""
+    if len(samples) != len(state_keys):
+        raise ValueError(f"{len(samples)} samples but {len(state_keys)} state keys")
+    lengths = {len(s.ev) for s in samples}
+    if len(lengths) != 1:
+        raise ValueError(f"samples have different lengths {sorted(lengths)}")
+    ev = torch.stack([pad_to_hw(s.ev, input_hw) for s in samples], dim=1)
+    L = ev.shape[0]
+    labels = [[s.labels[t] for s in samples] for t in range(L)]
+    is_first = torch.tensor([s.is_first for s in samples], dtype=torch.bool)
+    is_padded = torch.from_numpy(np.stack([np.asarray(s.is_padded, dtype=bool) for s in samples], axis=1))
+    return TrainBatch(ev=ev, labels=labels, is_first=is_first, is_padded=is_padded, state_keys=list(state_keys))
