@@ -51,22 +51,24 @@ def time_bin_bounds(t: np.ndarray, bins: int) -> np.ndarray:
     return np.concatenate(([0], starts, [len(t)])).astype(np.int64)
 
 
-def accumulate_window(flat_out: np.ndarray, cell: np.ndarray, bounds: np.ndarray, plane: int) -> None:
+def accumulate_window(flat_out: np.ndarray, cell: np.ndarray, bounds: np.ndarray, plane: int,
+                      keep: np.ndarray | None = None) -> None:
     """Add one hit per event to ``flat_out`` (uint8, wraps at 256) at ``cell + bin * plane``.
 
     ``cell`` = x + W*y + bins*H*W*p per event (int64), ``bounds`` from :func:`time_bin_bounds`.
-    Events whose ``cell`` already points past the histogram (a dummy slot) are counted there and ignored.
+    ``keep`` (bool per event) leaves out events that still count for the window's t0/t1 but not as hits.
     """
-    n = len(cell)
-    if n == 0:
+    if len(cell) == 0:
         return
     idx = cell.astype(np.intp, copy=True)
     for b in range(1, len(bounds) - 1):  # bin 0 needs no offset
         s, e = bounds[b], bounds[b + 1]
         if e > s:
             idx[s:e] += b * plane
+    if keep is not None:
+        idx = idx[keep]
     # uint8 value array: numpy's fast path of add.at, and the same wrap-around as torch's uint8 put_
-    np.add.at(flat_out, idx, np.ones(n, dtype=np.uint8))
+    np.add.at(flat_out, idx, np.ones(len(idx), dtype=np.uint8))
 
 
 def _check_events(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, height: int, width: int) -> None:
