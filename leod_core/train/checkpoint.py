@@ -72,8 +72,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: not a leod checkpoint (unsafe or unknown objects: {str(exc).splitlines()[0]})") \
-            from None
+        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), "unknown objects")
+        raise ValueError(f"{path}: not a leod checkpoint ({why})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         raise ValueError(f"{path}: not a leod checkpoint (needs 'model' and 'spec'; "
                          "convert RVT/LEOD .ckpt files with `leod import-checkpoint`)")

@@ -69,14 +69,16 @@ def _linear(start: float, end: float, pct: float) -> float:
 
 
 class _Factor:
-    """Picklable LambdaLR multiplier: lr_at(step) / peak."""
+    """LambdaLR multiplier lr_at(step) / peak; holds only plain numbers (its __dict__ is checkpointed and
+    must load with ``torch.load(weights_only=True)``)."""
 
     def __init__(self, total: int, sched: OneCycle) -> None:
         self.total = total
-        self.sched = sched
+        self.numbers = (sched.peak_lr, sched.pct_start, sched.div_factor, sched.final_div_factor)
 
     def __call__(self, step: int) -> float:
-        return lr_at(min(step, self.total), self.total, self.sched) / self.sched.peak_lr
+        sched = OneCycle(*self.numbers)
+        return lr_at(min(step, self.total), self.total, sched) / sched.peak_lr
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, total: int,

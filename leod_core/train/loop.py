@@ -1,0 +1,279 @@
+"""Training of one self-training round: ``train_round`` (builds everything) and ``run_training`` (the loop).
+
+Per REFERENCE section 8: AdamW (weight decay 0), OneCycle LR, gradient clipping by value, AMP on CUDA
+(bf16 where supported, else fp16 with a GradScaler), fp32 on CPU. Round 0 trains on the sparse GT with
+``cfg.train.lr`` / ``steps``; rounds >= 1 on pseudo labels with ``lr_self_train`` / ``steps_self_train`` and
+LEOD's ignore thresholds (pre-training uses none). Every ``ckpt_every`` steps the whole training state goes to
+``out_dir/.work/last_ckpt.pt``; a run started again on the same ``out_dir`` resumes from it and, on CPU with a
+fixed seed, ends with bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from leod_core.atomic import atomic_path
+from leod_core.config import LeodConfig, config_to_dict
+from leod_core.train import ddp
+from leod_core.train.checkpoint import ModelSpec, load_checkpoint, save_weights
+from leod_core.train.history import LossHistory
+from leod_core.train.resume import TrainState, load_train_state, save_train_state
+from leod_core.train.rnn_state import RnnStateStore
+from leod_core.train.schedule import OneCycle, make_scheduler
+from leod_core.train.step import bptt_forward
+
+__all__ = ["TrainResult", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
+           "run_training", "pick_device"]
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[int, dict[str, float]], None]
+Validator = Callable[[nn.Module], float | None]  # model -> validation AP (None = skipped)
+
+CKPT_NAME = ".work/last_ckpt.pt"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the weights went and how the run went."""
+
+    weights: Path  # out_dir/last.pt
+    best: Path | None  # out_dir/best.pt when validating
+    steps: int
+    final_loss: float  # mean loss of the last logging window
+    wall_s: float  # this invocation only (a resumed run counts from its restart)
+    steps_per_s: float
+    resumed_from: int  # 0 = fresh start
+    best_ap: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["weights"] = str(self.weights)
+        d["best"] = str(self.best) if self.best else None
+        return d
+
+
+def round_lr_steps(cfg: LeodConfig, round_idx: int) -> tuple[float, int]:
+    """Peak LR and step count: pre-training (round 0) vs self-training (rounds >= 1)."""
+    if round_idx < 0:
+        raise ValueError(f"round must be >= 0, got {round_idx}")
+    if round_idx == 0:
+        return cfg.train.lr, cfg.train.steps
+    return cfg.train.lr_self_train, cfg.train.steps_self_train
+
+
+def loss_settings(cfg: LeodConfig, round_idx: int) -> Any:
+    """Loss options of a round; LEOD pre-training (``rnndet.yaml``) has no ignore thresholds."""
+    from leod_core.model.losses import LossSettings
+
+    settings = LossSettings.from_config(cfg.loss, cfg.camera.num_classes)
+    return settings if round_idx >= 1 else dataclasses.replace(settings, ignore_thresh=None)
+
+
+def pick_device(info: ddp.DistInfo) -> torch.device:
+    return torch.device("cuda", info.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, dataset_root: str | Path,
+                out_dir: str | Path, init_weights: str | Path | None = None,
+                callback: Callback | None = None) -> TrainResult:
+    """Train the detector of round ``round_idx`` on a label table; resumes from ``out_dir/.work``.
+
+    Under torchrun (``WORLD_SIZE`` > 1) every process calls this; only rank 0 writes files.
+    """
+    from leod_core.model.presets import build_detector
+    from leod_core.train.components import build_train_loader, make_validator
+
+    labels_path, dataset_root = Path(labels_path), Path(dataset_root)
+    if not labels_path.is_file():
+        raise FileNotFoundError(f"label table not found: {labels_path}")
+    if not dataset_root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {dataset_root}")
+    info = ddp.dist_info_from_env()
+    device = pick_device(info)
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    ddp.init_distributed(info, device)
+    try:
+        torch.manual_seed(cfg.train.seed)  # same initial weights on every rank (rank 0's are broadcast anyway)
+        model = build_detector(cfg.model.preset, cfg.camera)
+        spec = ModelSpec(cfg.model.preset, cfg.camera.name)
+        loader = build_train_loader(cfg, labels_path, dataset_root, info)
+        validator = make_validator(cfg, dataset_root, device) if cfg.train.val_every > 0 else None
+        return run_training(cfg, round_idx, model, spec, loader, out_dir, init_weights=init_weights,
+                            callback=callback, validator=validator, info=info, device=device)
+    finally:
+        ddp.shutdown_distributed()
+
+
+def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, loader: Iterable[Any],
+                 out_dir: str | Path, *, init_weights: str | Path | None = None, callback: Callback | None = None,
+                 validator: Validator | None = None, info: ddp.DistInfo = ddp.DistInfo(),
+                 device: torch.device | None = None, fingerprint: dict[str, Any] | None = None) -> TrainResult:
+    """The training loop on given components (``loader``: iterable of TrainBatch with state_dict()).
+
+    ``fingerprint``: extra values (e.g. a hash of the label table) that must match for a resume.
+    """
+    out_dir = Path(out_dir)
+    device = device or pick_device(info)
+    peak_lr, total = round_lr_steps(cfg, round_idx)
+    settings = loss_settings(cfg, round_idx)
+    restore_det = _set_determinism(device)
+
+    model.to(device)
+    if device.type == "cuda" and info.distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=0.0)
+    scheduler = make_scheduler(optimizer, total, OneCycle.from_config(cfg.train, peak_lr))
+    amp_dtype = _amp_dtype(device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, loader=loader,
+                       rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=config_to_dict(cfg),
+                       round_idx=round_idx, total=total, fingerprint=dict(fingerprint or {}))
+    ckpt_path = out_dir / CKPT_NAME
+    start = load_train_state(ckpt_path, state, info)
+    if start == 0 and init_weights is not None:
+        model.load_state_dict(load_checkpoint(init_weights)["model"])
+        log.info("round %d initialised from %s", round_idx, init_weights)
+    ddp.broadcast_module(model)
+
+    log_every = max(1, min(50, total // 200))
+    bar = _progress(total, start, enabled=info.is_main)
+    t0 = time.perf_counter()
+    window_t, window_start = t0, start
+    sums: dict[str, torch.Tensor] = {}
+    window_n = 0
+    batches = _forever(loader)
+    model.train()
+    try:
+        for step in range(start, total):
+            batch = next(batches)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                out = bptt_forward(model, batch, state.rnn, device, settings)
+            if out.loss is not None:
+                scaler.scale(out.loss).backward()
+            if ddp.sum_across(float(out.num_frames), device) > 0:
+                ddp.average_gradients(model.parameters())
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_value_(model.parameters(), cfg.train.clip_value)
+                scaler.step(optimizer)
+                scaler.update()
+            ddp.broadcast_module(model, params=False)  # BatchNorm running stats follow rank 0 (as DDP)
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            if out.loss is not None:
+                _accumulate(sums, {"loss": out.loss.detach(), **out.parts})
+                window_n += 1
+            done = step + 1
+            if done % log_every == 0 or done == total:
+                now = time.perf_counter()
+                metrics = {k: float(v) / max(window_n, 1) for k, v in sums.items()}
+                metrics = _rename(metrics) | {"lr": lr, "steps_per_s": (done - window_start) / max(now - window_t, 1e-9)}
+                state.history.append(done, metrics)
+                sums, window_n, window_t, window_start = {}, 0, now, done
+                if info.is_main:
+                    bar.update(done - bar.n)
+                    bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.3f}",
+                                    it_s=f"{metrics['steps_per_s']:.2f}")
+                    if callback is not None:
+                        callback(done, metrics)
+            if validator is not None and (done % cfg.train.val_every == 0 or done == total):
+                _validate(validator, model, state, out_dir, done, info)
+            if done % cfg.train.ckpt_every == 0 or done == total:
+                save_train_state(ckpt_path, state, done)  # collective; rank 0 writes
+                if info.is_main:
+                    state.history.write_csv(out_dir / "loss.csv")
+    finally:
+        bar.close()
+        restore_det()
+    wall = time.perf_counter() - t0
+    weights = out_dir / "last.pt"
+    if info.is_main:
+        save_weights(weights, model.state_dict(), spec, state.config, meta={"round": round_idx, "step": total})
+    result = TrainResult(weights=weights, best=out_dir / "best.pt" if state.best_ap is not None else None,
+                         steps=total, final_loss=state.history.last("loss"), wall_s=wall,
+                         steps_per_s=(total - start) / max(wall, 1e-9), resumed_from=start, best_ap=state.best_ap)
+    if info.is_main:
+        with atomic_path(out_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def _validate(validator: Validator, model: nn.Module, state: TrainState, out_dir: Path, step: int,
+              info: ddp.DistInfo) -> None:
+    """Rank 0 evaluates; ``best.pt`` keeps the weights of the best validation AP so far."""
+    if not info.is_main:
+        return
+    model.eval()
+    try:
+        ap = validator(model)
+    finally:
+        model.train()
+    if ap is None:
+        return
+    log.info("step %d: validation AP %.4f", step, ap)
+    state.history.note(step, "val_ap", ap)
+    if state.best_ap is None or ap > state.best_ap:
+        state.best_ap = ap
+        save_weights(out_dir / "best.pt", model.state_dict(), state.spec, state.config,
+                     meta={"round": state.round_idx, "step": step, "val_ap": ap})
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda":
+        return None  # fp32 on CPU: CPU autocast is slow and breaks bit-exact resume tests
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _set_determinism(device: torch.device) -> Callable[[], None]:
+    """Deterministic kernels on CPU (bit-exact resume); LEOD's cudnn.benchmark + TF32 on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        return lambda: None
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return lambda: torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def _forever(loader: Iterable[Any]) -> Iterator[Any]:
+    """Batches without end: a finite loader is restarted (the streaming/mixed loaders never end)."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the training loader yielded no batch")
+
+
+def _accumulate(sums: dict[str, torch.Tensor], values: dict[str, torch.Tensor]) -> None:
+    for k, v in values.items():
+        v = v.detach().float()
+        sums[k] = sums[k] + v if k in sums else v
+
+
+_NAMES = {"iou_loss": "loss_iou", "obj_loss": "loss_obj", "cls_loss": "loss_cls"}
+
+
+def _rename(metrics: dict[str, float]) -> dict[str, float]:
+    return {_NAMES.get(k, k): v for k, v in metrics.items()}
+
+
+def _progress(total: int, start: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, disable=not enabled or None, desc="train", unit="step",
+                dynamic_ncols=True, leave=False)
