@@ -4,9 +4,9 @@ Each block is ``x + LayerScale(Attn(LN(x)))`` then ``x + LayerScale(MLP(LN(x)))`
 non-overlapping P-sized windows (local) or P-sized dilated grids (global). Module and parameter names
 mirror RVT (``att_window.self_attn.qkv``, ``mlp.net.0.0``, ``ls1.gamma``) so checkpoints load strictly.
 
-Speed: the qkv projection is applied to the whole map first (it is per token), and the window/grid
-rearrangement is folded into the single copy that brings heads forward for
-``F.scaled_dot_product_attention``; the inverse rearrangement is the single copy before ``proj``.
+Speed: every per-token op runs on the partitioned groups, so a block copies the residual stream twice
+(partition, unpartition; RVT: three times); q, k, v stay strided views into the qkv output and the
+attention is ``F.scaled_dot_product_attention``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LayerScale", "PartitionSelfAttention", "PartitionAttentionBlock", "MaxVitAttentionPair"]
+__all__ = ["LayerScale", "PartitionSelfAttention", "PartitionAttentionBlock", "MaxVitAttentionPair",
+           "partition", "unpartition"]
 
 
 class LayerScale(nn.Module):
@@ -30,43 +31,51 @@ class LayerScale(nn.Module):
 
 
 class PartitionSelfAttention(nn.Module):
-    """Multi-head self-attention inside windows or grids of a (B, H, W, C) map; no position bias.
+    """Multi-head self-attention over groups of tokens (G, T, C); no position bias.
 
     RVT lays out ``qkv`` output channels per head as [q_h, k_h, v_h] (``view(..., heads, 3*dim_head)``);
     we keep that layout so imported weights mean the same thing.
     """
 
-    def __init__(self, dim: int, dim_head: int, partition_hw: tuple[int, int], grid: bool) -> None:
+    def __init__(self, dim: int, dim_head: int) -> None:
         super().__init__()
         if dim % dim_head:
             raise ValueError(f"attention dim {dim} is not a multiple of dim_head {dim_head}")
         self.num_heads = dim // dim_head
         self.dim_head = dim_head
-        self.partition_hw = partition_hw
-        self.grid = grid
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, h, w, c = x.shape
-        p, q = self.partition_hw
-        if h % p or w % q:
-            raise ValueError(f"feature map {h}x{w} is not divisible by the partition {p}x{q}")
-        nh, nw, heads, dh = h // p, w // q, self.num_heads, self.dim_head
-        qkv = self.qkv(x)
-        if self.grid:  # tokens of a group are nh (nw) apart: (b, p, nh, q, nw, ...)
-            qkv = qkv.view(b, p, nh, q, nw, heads, 3 * dh).permute(0, 2, 4, 5, 1, 3, 6)
-        else:  # windows: (b, nh, p, nw, q, ...)
-            qkv = qkv.view(b, nh, p, nw, q, heads, 3 * dh).permute(0, 1, 3, 5, 2, 4, 6)
-        qkv = qkv.reshape(b * nh * nw, heads, p * q, 3 * dh)
-        q_, k_, v_ = qkv.chunk(3, dim=-1)
-        out = F.scaled_dot_product_attention(q_, k_, v_)  # scale dim_head ** -0.5, as RVT
-        out = out.view(b, nh, nw, heads, p, q, dh)
-        if self.grid:
-            out = out.permute(0, 4, 1, 5, 2, 3, 6)  # (b, p, nh, q, nw, heads, dh)
-        else:
-            out = out.permute(0, 1, 4, 2, 5, 3, 6)  # (b, nh, p, nw, q, heads, dh)
-        return self.proj(out.reshape(b, h, w, c))
+        g, t, c = x.shape
+        qkv = self.qkv(x).view(g, t, self.num_heads, 3 * self.dim_head).transpose(1, 2)
+        q, k, v = qkv.chunk(3, dim=-1)  # strided views, no copies
+        out = F.scaled_dot_product_attention(q, k, v)  # (G, heads, T, dh); scale dim_head ** -0.5 as RVT
+        return self.proj(out.transpose(1, 2).reshape(g, t, c))
+
+
+def partition(x: torch.Tensor, part_hw: tuple[int, int], grid: bool) -> torch.Tensor:
+    """(B, H, W, C) -> (G, p*q, C) token groups: P-sized windows, or P-sized grids with stride (H/p, W/q)."""
+    b, h, w, c = x.shape
+    p, q = part_hw
+    if h % p or w % q:
+        raise ValueError(f"feature map {h}x{w} is not divisible by the partition {p}x{q}")
+    if grid:
+        x = x.view(b, p, h // p, q, w // q, c).permute(0, 2, 4, 1, 3, 5)
+    else:
+        x = x.view(b, h // p, p, w // q, q, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, p * q, c)
+
+
+def unpartition(x: torch.Tensor, part_hw: tuple[int, int], grid: bool, b: int, h: int, w: int) -> torch.Tensor:
+    """Inverse of :func:`partition`: (G, p*q, C) -> (B, H, W, C)."""
+    p, q = part_hw
+    c = x.shape[-1]
+    if grid:
+        x = x.view(b, h // p, w // q, p, q, c).permute(0, 3, 1, 4, 2, 5)
+    else:
+        x = x.view(b, h // p, w // q, p, q, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h, w, c)
 
 
 class _Mlp(nn.Module):
@@ -85,21 +94,31 @@ class _Mlp(nn.Module):
 
 
 class PartitionAttentionBlock(nn.Module):
-    """Pre-norm attention + MLP block with LayerScale (RVT ``PartitionAttentionCl``)."""
+    """Pre-norm attention + MLP block with LayerScale (RVT ``PartitionAttentionCl``).
+
+    All per-token work (LN, qkv, proj, MLP, residuals) runs on the partitioned token groups, so the
+    block costs two layout copies (partition, unpartition) of the C-wide residual stream.
+    """
 
     def __init__(self, dim: int, dim_head: int, partition_hw: tuple[int, int], grid: bool,
                  skip_first_norm: bool) -> None:
         super().__init__()
+        self.partition_hw = partition_hw
+        self.grid = grid
         self.norm1 = nn.Identity() if skip_first_norm else nn.LayerNorm(dim, eps=1e-5)
-        self.self_attn = PartitionSelfAttention(dim, dim_head, partition_hw, grid)
+        self.self_attn = PartitionSelfAttention(dim, dim_head)
         self.ls1 = LayerScale(dim)
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = _Mlp(dim)
         self.ls2 = LayerScale(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.ls1(self.self_attn(self.norm1(x)))
-        return x + self.ls2(self.mlp(self.norm2(x)))
+        """(B, H, W, C) -> (B, H, W, C)."""
+        b, h, w, _ = x.shape
+        t = partition(x, self.partition_hw, self.grid)
+        t = t + self.ls1(self.self_attn(self.norm1(t)))
+        t = t + self.ls2(self.mlp(self.norm2(t)))
+        return unpartition(t, self.partition_hw, self.grid, b, h, w)
 
 
 class MaxVitAttentionPair(nn.Module):
