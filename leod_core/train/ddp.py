@@ -57,6 +57,8 @@ def init_distributed(info: DistInfo, device: torch.device) -> None:
     if not info.distributed or dist.is_initialized():
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # object collectives (checkpoint gathering) use the current device
     kwargs = {"device_id": device} if device.type == "cuda" else {}
     dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size, **kwargs)
 

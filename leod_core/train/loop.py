@@ -11,6 +11,7 @@ fixed seed, ends with bit-identical weights.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -91,8 +92,9 @@ def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, datase
 
     Under torchrun (``WORLD_SIZE`` > 1) every process calls this; only rank 0 writes files.
     """
+    from leod_core.data.mixed import build_train_loader
     from leod_core.model.presets import build_detector
-    from leod_core.train.components import build_train_loader, make_validator
+    from leod_core.train.validate import make_validator
 
     labels_path, dataset_root = Path(labels_path), Path(dataset_root)
     if not labels_path.is_file():
@@ -108,10 +110,17 @@ def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, datase
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank (rank 0's are broadcast anyway)
         model = build_detector(cfg.model.preset, cfg.camera)
         spec = ModelSpec(cfg.model.preset, cfg.camera.name)
-        loader = build_train_loader(cfg, labels_path, dataset_root, info)
+        # each rank draws its own sample sequence (rank 0 = the single-process run)
+        loader = build_train_loader(cfg, labels_path, dataset_root, seed=cfg.train.seed + 1009 * info.rank)
         validator = make_validator(cfg, dataset_root, device) if cfg.train.val_every > 0 else None
-        return run_training(cfg, round_idx, model, spec, loader, out_dir, init_weights=init_weights,
-                            callback=callback, validator=validator, info=info, device=device)
+        fingerprint = {"labels_sha256": _sha256(labels_path),
+                       "init_sha256": _sha256(Path(init_weights)) if init_weights is not None else None}
+        try:
+            return run_training(cfg, round_idx, model, spec, loader, out_dir, init_weights=init_weights,
+                                callback=callback, validator=validator, info=info, device=device,
+                                fingerprint=fingerprint)
+        finally:
+            getattr(loader, "close", lambda: None)()
     finally:
         ddp.shutdown_distributed()
 
@@ -228,6 +237,16 @@ def _validate(validator: Validator, model: nn.Module, state: TrainState, out_dir
         state.best_ap = ap
         save_weights(out_dir / "best.pt", model.state_dict(), state.spec, state.config,
                      meta={"round": state.round_idx, "step": step, "val_ap": ap})
+
+
+def _sha256(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:

@@ -85,3 +85,36 @@ class FakeLoader:
         out[:, 4] = self.rng.integers(0, 2, n)
         out[:, 5:] = 1.0
         return out
+
+
+def write_tiny_synth_dataset(root, n_reprs: tuple[int, ...] = (14, 11), seed: int = 0):
+    """RVT layout at the synth camera's size (120x160): random sparse histograms, a box every 2nd repr.
+
+    Returns the path of a round-0 style label table (all frames kept, source 'gt').
+    """
+    import pandas as pd
+
+    from leod_core.cameras import get_camera
+    from leod_core.events.h5_store import write_representations
+    from leod_core.labels.table import validate_labels, write_labels
+    from leod_core.layout import SequencePaths
+
+    cam = get_camera("synth")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, n in enumerate(n_reprs):
+        name = f"seq_{i}"
+        paths = SequencePaths(root / "train" / name, cam)
+        paths.repr_dir.mkdir(parents=True)
+        frames = (rng.random((n, 20, *cam.repr_hw)) < 0.05).astype(np.uint8) * rng.integers(1, 5, (n, 20, *cam.repr_hw),
+                                                                                               dtype=np.uint8)
+        write_representations(paths.repr_h5, list(frames), cam.repr_hw)
+        np.save(paths.repr_timestamps, (np.arange(n, dtype=np.int64) + 1) * 50_000)
+        label_reprs = np.arange(2, n, 2)
+        np.save(paths.objframe_idx_2_repr_idx, label_reprs.astype(np.int64))
+        for r in label_reprs:
+            for k in range(2):
+                rows.append(dict(sequence=name, frame_idx=int(r), t=int(r) * 50_000, x=10.0 + 30 * k + r,
+                                 y=20.0 + 10 * k, w=24.0, h=18.0, class_id=k, class_confidence=1.0, objectness=1.0,
+                                 is_gt=True, track_id=-1, source="gt"))
+    return write_labels(validate_labels(pd.DataFrame(rows)), root / "labels.parquet")
