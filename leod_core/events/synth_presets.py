@@ -1,0 +1,60 @@
+"""Presets of the synthetic event-camera dataset (sizes, scene statistics, sensor model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SynthPreset", "SYNTH_PRESETS", "get_synth_preset"]
+
+
+@dataclass(frozen=True)
+class SynthPreset:
+    """Everything that shapes the synthetic dataset. Ranges are (low, high), sampled uniformly per item."""
+
+    name: str
+    n_train: int
+    n_val: int
+    n_test: int
+    duration_s: float  # length of every sequence
+    step_us: int = 2000  # internal render step; event times are interpolated inside it
+    objects_per_sequence: tuple[int, int] = (6, 14)  # objects crossing the view during the sequence
+    ped_fraction: float = 0.5  # probability that an object is a pedestrian
+    ego_motion_fraction: float = 0.4  # sequences with camera motion (background translation)
+    stop_prob: float = 0.4  # probability that an object stops for a while
+    stop_duration_s: tuple[float, float] = (0.8, 3.0)
+    low_contrast_prob: float = 0.2  # objects whose mean contrast to the background is only 0.08-0.2
+    car_speed_px_s: tuple[float, float] = (35.0, 110.0)
+    ped_speed_px_s: tuple[float, float] = (8.0, 28.0)
+    ego_speed_px_s: tuple[float, float] = (15.0, 50.0)
+    contrast_mean: float = 0.2  # DVS contrast threshold C ~ N(mean, std) per pixel and polarity
+    contrast_std: float = 0.03
+    refractory_us: int = 1000
+    noise_rate_hz: tuple[float, float] = (0.05, 0.3)  # background activity per pixel
+    hot_pixels: tuple[int, int] = (0, 4)  # number of hot pixels per sequence
+    hot_rate_hz: tuple[float, float] = (20.0, 200.0)
+
+    def __post_init__(self) -> None:
+        if min(self.n_train, self.n_val, self.n_test) < 0 or self.n_train + self.n_val + self.n_test == 0:
+            raise ValueError(f"synth preset {self.name!r}: sequence counts must be >= 0 and not all zero")
+        if self.duration_s <= 0.1:
+            raise ValueError(f"synth preset {self.name!r}: duration_s must be > 0.1 (got {self.duration_s})")
+        if self.step_us <= 0 or 50_000 % self.step_us:
+            raise ValueError(f"synth preset {self.name!r}: step_us must divide the 50 ms label period")
+        if self.objects_per_sequence[0] > self.objects_per_sequence[1] or self.objects_per_sequence[0] < 0:
+            raise ValueError(f"synth preset {self.name!r}: bad objects_per_sequence {self.objects_per_sequence}")
+
+
+SYNTH_PRESETS: dict[str, SynthPreset] = {
+    # CPU-trainable benchmark: 38 sequences x 10 s, 200 label frames per sequence
+    "default": SynthPreset(name="default", n_train=24, n_val=6, n_test=8, duration_s=10.0),
+    # a few short sequences for tests and smoke runs (seconds to generate)
+    "micro": SynthPreset(name="micro", n_train=3, n_val=1, n_test=1, duration_s=2.5, objects_per_sequence=(3, 5)),
+}
+
+
+def get_synth_preset(name: str) -> SynthPreset:
+    """Preset by name; unknown names raise ValueError listing the allowed ones."""
+    try:
+        return SYNTH_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown synth preset {name!r}; allowed: {', '.join(SYNTH_PRESETS)}") from None
