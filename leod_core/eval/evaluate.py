@@ -1,0 +1,136 @@
+"""Evaluate a detector on a split the RVT/LEOD way (REFERENCE 3b) and write metrics, PR curves, frames.
+
+Streaming starts L-1 reprs before each sequence's first label frame and predictions are made only at
+label frames (conf 0.001, NMS 0.45 by default), stamped with the label frame's timestamp. Evaluation runs
+in representation pixels (half resolution for gen4, as RVT), one COCO image per label frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leod_core.atomic import atomic_dir, atomic_path
+from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
+from leod_core.config import EvalConfig
+from leod_core.eval.box_files import write_json
+from leod_core.eval.inference import SequenceJob, View, predict_sequences, stream_start
+from leod_core.eval.prophesee import evaluate_detections
+from leod_core.events.h5_store import ReprReader
+from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
+from leod_core.labels.table import read_labels
+from leod_core.layout import labels_full_path, list_sequences
+
+__all__ = ["VIS_SCORE_THRESHOLD", "evaluate_round", "table_to_prophesee", "frame_to_prophesee"]
+
+log = logging.getLogger(__name__)
+
+VIS_SCORE_THRESHOLD = 0.3  # predictions drawn on the example frames (the metric uses all of them)
+
+
+def table_to_prophesee(rows: pd.DataFrame, scale: float) -> np.ndarray:
+    """Label-table rows (full-res pixels) -> Prophesee array scaled by ``scale`` (repr pixels)."""
+    out = np.zeros(len(rows), PROPHESEE_BBOX_DTYPE)
+    out["t"] = rows["t"].to_numpy()
+    for c in ("x", "y", "w", "h"):
+        out[c] = rows[c].to_numpy(np.float32) * np.float32(scale)
+    out["class_id"] = rows["class_id"].to_numpy()
+    out["track_id"] = np.maximum(rows["track_id"].to_numpy(), 0) if "track_id" in rows else 0
+    out["class_confidence"] = rows["class_confidence"].to_numpy()
+    return out
+
+
+def frame_to_prophesee(boxes: np.ndarray, t_us: int) -> np.ndarray:
+    """(N, 7) FRAME_LABEL_COLUMNS predictions -> Prophesee array stamped with ``t_us``."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 7)
+    out = np.zeros(len(b), PROPHESEE_BBOX_DTYPE)
+    out["t"] = t_us
+    out["x"], out["y"], out["w"], out["h"] = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    out["class_id"] = b[:, 4].astype(np.uint32)
+    out["class_confidence"] = b[:, 5]
+    return out
+
+
+def _write_pr_csvs(curves: dict, out_dir: Path) -> None:
+    for name, c in curves.items():
+        with atomic_path(out_dir / f"pr_{name}.csv") as tmp:
+            pd.DataFrame({"recall": c["recall"], "precision": c["precision"]}).to_csv(tmp, index=False,
+                                                                                      float_format="%.6g")
+
+
+def _write_frames(picks: list[tuple[str, int]], seqs: dict, gt: dict, preds: dict, camera: CameraSpec,
+                  frames_dir: Path) -> None:
+    """One PNG per picked label frame: the repr with GT (green) and confident predictions (red)."""
+    from leod_core.viz.frames import save_frame
+
+    with atomic_dir(frames_dir) as out_dir:  # replaces the pictures of an earlier run
+        for seq_name, frame in picks:
+            with ReprReader(seqs[seq_name].repr_h5) as r:
+                rep = r.read(frame, frame + 1)[0]
+            g = gt[(seq_name, frame)]
+            gt_rows = np.stack([g["x"], g["y"], g["w"], g["h"], g["class_id"], g["class_confidence"]], 1)
+            p = preds[seq_name].get(frame, np.zeros((0, 7), np.float32))
+            p = p[p[:, 5] >= VIS_SCORE_THRESHOLD]
+            save_frame(out_dir / f"{seq_name}_{frame:06d}.png", rep, gt_rows, p, camera.class_names,
+                       title=f"{seq_name} frame {frame}")
+
+
+def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: CameraSpec, eval_cfg: EvalConfig,
+                   out_dir: str | Path, progress: Callable[[int, int], None] | None = None,
+                   seq_len: int | None = None, device: str = "cpu") -> dict[str, float]:
+    """Predict on every labelled frame of ``split``, evaluate, and write ``out_dir``:
+    ``metrics.json``, ``pr_<class>.csv`` (recall, precision), ``pr_curves.png``, ``frames/*.png``.
+
+    Ground truth comes from ``<dataset_root>/<split>/labels_full.parquet``. ``seq_len`` (L, default
+    ``camera.sequence_length``) sets the warm-up before the first label. Returns the scalar metrics.
+    """
+    out_dir = Path(out_dir)
+    L = seq_len or camera.sequence_length
+    table = read_labels(labels_full_path(dataset_root, split))
+    table = table[(table["class_id"] != IGNORE_CLASS_ID) & (table["source"] == "gt")]
+    seqs = {s.name: s for s in list_sequences(dataset_root, split, camera)}
+    missing = sorted(set(table["sequence"]) - set(seqs))
+    if missing:
+        raise FileNotFoundError(f"{split}: labels name {len(missing)} sequences without a folder, e.g. {missing[0]}")
+    scale = camera.label_scale
+    gt: dict[tuple[str, int], np.ndarray] = {}
+    frame_t: dict[tuple[str, int], int] = {}
+    for (name, frame), rows in table.groupby(["sequence", "frame_idx"], sort=True):
+        gt[(name, int(frame))] = table_to_prophesee(rows, scale)
+        frame_t[(name, int(frame))] = int(rows["t"].iloc[0])
+    names = sorted({n for n, _ in gt})
+    jobs = []
+    for name in names:
+        frames = frozenset(f for n, f in gt if n == name)
+        jobs.append(SequenceJob(seqs[name], stream_start(min(frames), L), frames))
+    log.info("evaluating %d label frames in %d %s sequences (L=%d)", len(gt), len(jobs), split, L)
+    results = predict_sequences(model, jobs, camera, L, (View(),), eval_cfg.conf_threshold, eval_cfg.nms_iou,
+                                device=device, batch_size=eval_cfg.batch_size, progress=progress)
+    preds = {name: res[View()] for name, res in zip(names, results)}
+    # one key per label frame, as RVT's per-frame lists: the +-50 ms window never mixes frames
+    gt_k = {f"{n}:{f:06d}": a for (n, f), a in gt.items()}
+    dt_k = {f"{n}:{f:06d}": frame_to_prophesee(preds[n].get(f, np.zeros((0, 7))), frame_t[(n, f)])
+            for (n, f) in gt}
+    metrics = evaluate_detections(gt_k, dt_k, camera, downsampled_by_2=camera.downsample_by_2)
+    curves = metrics.pop("pr_curves")
+    scalars = {k: float(v) for k, v in metrics.items()}
+    scalars["num_sequences"] = float(len(jobs))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(scalars, out_dir / "metrics.json")
+    _write_pr_csvs(curves, out_dir)
+    from leod_core.viz.plots import plot_pr_curves
+
+    plot_pr_curves(curves, out_dir / "pr_curves.png", title=f"{camera.name} {split}: precision-recall @ IoU .5",
+                   ap={n: scalars[f"AP_50_{n}"] for n in camera.class_names})
+    # example frames spread over the split; the evaluation skips t <= eval_skip_us, so do the pictures
+    keys = [k for k in sorted(gt) if frame_t[k] > camera.eval_skip_us] or sorted(gt)
+    n_vis = min(eval_cfg.num_vis_frames, len(keys))
+    picks = [keys[i] for i in np.linspace(0, len(keys) - 1, n_vis).round().astype(int)] if n_vis else []
+    _write_frames(picks, seqs, gt, preds, camera, out_dir / "frames")
+    log.info("%s AP %.4f AP_50 %.4f -> %s", split, scalars["AP"], scalars["AP_50"], out_dir)
+    return scalars

@@ -1,0 +1,72 @@
+"""Render an event representation with ground-truth and predicted boxes (numpy + PIL, no pyplot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from leod_core.atomic import atomic_path
+
+__all__ = ["render_events", "draw_boxes", "save_frame"]
+
+_BG = np.array([255, 255, 255], np.float32)
+_ON = np.array([30, 90, 230], np.float32)  # blue: polarity 1 (channels 10..19)
+_OFF = np.array([40, 40, 40], np.float32)  # dark grey: polarity 0 (channels 0..9)
+GT_COLOR = (0, 170, 0)
+PRED_COLOR = (220, 20, 20)
+
+
+def render_events(repr_: np.ndarray, scale: int = 1) -> Image.Image:
+    """(2*bins, H, W) stacked histogram -> RGB image: ON counts blue, OFF counts grey, on white.
+
+    Colour strength grows with the count summed over the time bins (saturating at 10 events).
+    """
+    rep = np.asarray(repr_)
+    if rep.ndim != 3 or rep.shape[0] % 2:
+        raise ValueError(f"render_events: expected (2*bins, H, W), got shape {rep.shape}")
+    bins = rep.shape[0] // 2
+    off = rep[:bins].astype(np.float32).sum(0)
+    on = rep[bins:].astype(np.float32).sum(0)
+    a_on = np.clip(on / 10.0, 0, 1)[..., None]
+    a_off = np.clip(off / 10.0, 0, 1)[..., None]
+    img = _BG * (1 - a_on) + _ON * a_on
+    img = img * (1 - a_off) + _OFF * a_off
+    pil = Image.fromarray(img.round().astype(np.uint8), "RGB")
+    if scale > 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
+    return pil
+
+
+def draw_boxes(img: Image.Image, boxes: np.ndarray, color: tuple[int, int, int], scale: float = 1.0,
+               class_names: tuple[str, ...] = (), show_score: bool = False, label_below: bool = False
+               ) -> Image.Image:
+    """Draw (N, >=6) top-left xywh boxes (class_id column 4, score column 5) in place; returns ``img``.
+
+    The class name (and score) is written above the box, or below it with ``label_below``.
+    """
+    draw = ImageDraw.Draw(img)
+    for b in np.asarray(boxes, dtype=np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 7):
+        x, y, w, h = b[:4] * scale
+        draw.rectangle([x, y, x + w, y + h], outline=color, width=max(1, int(round(scale))))
+        cls = int(b[4])
+        label = class_names[cls] if 0 <= cls < len(class_names) else ("ign" if cls == 1024 else str(cls))
+        if show_score:
+            label = f"{label} {b[5]:.2f}"
+        draw.text((x + 2, y + h + 1 if label_below else max(0.0, y - 11)), label, fill=color)
+    return img
+
+
+def save_frame(path: str | Path, repr_: np.ndarray, gt: np.ndarray, pred: np.ndarray,
+               class_names: tuple[str, ...] = (), min_height: int = 360, title: str = "") -> Path:
+    """PNG of one representation with GT (green) and predictions (red, with score); written atomically."""
+    scale = max(1, int(np.ceil(min_height / np.asarray(repr_).shape[1])))
+    img = render_events(repr_, scale)
+    draw_boxes(img, gt, GT_COLOR, scale, class_names, label_below=True)
+    draw_boxes(img, pred, PRED_COLOR, scale, class_names, show_score=True)
+    if title:
+        ImageDraw.Draw(img).text((4, 4), title, fill=(0, 0, 0))
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
+    return Path(path)

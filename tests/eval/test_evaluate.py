@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from leod_core.cameras import get_camera
+from leod_core.config import EvalConfig
+from leod_core.eval.evaluate import evaluate_round, table_to_prophesee
+
+SYNTH = get_camera("synth")
+
+
+class OracleModel:
+    """Predicts the bounding box of the ON pixels of the current repr (class 0, score 0.9)."""
+
+    training = False
+
+    def forward_backbone(self, x, states=None, token_mask=None):
+        return {2: x}, states
+
+    def predict(self, features, conf_threshold=0.1, nms_iou=0.45):
+        out = []
+        for img in features[2]:
+            on = img[10:].sum(0)
+            ys, xs = torch.nonzero(on, as_tuple=True)
+            if len(xs) == 0:
+                out.append(np.zeros((0, 7), np.float32))
+                continue
+            x0, y0 = int(xs.min()), int(ys.min())
+            out.append(np.array([[x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0, 0, 0.9, 0.9]],
+                                np.float32))
+        return out
+
+
+def test_oracle_model_scores_ap_one_and_writes_outputs(tmp_path, build_dataset):
+    build_dataset(tmp_path / "ds")
+    out = tmp_path / "eval"
+    m = evaluate_round(OracleModel(), tmp_path / "ds", "test", SYNTH, EvalConfig(num_vis_frames=3), out, seq_len=4)
+    assert m["AP"] == pytest.approx(1.0) and m["AP_car"] == pytest.approx(1.0)
+    assert m["num_images"] == 6  # frame 3 (t = 0.2 s) of both sequences is not evaluated
+    assert json.loads((out / "metrics.json").read_text())["AP"] == pytest.approx(1.0)
+    pr = pd.read_csv(out / "pr_car.csv")
+    assert list(pr.columns) == ["recall", "precision"] and len(pr) == 101 and pr["precision"].iloc[-1] == 1.0
+    assert (out / "pr_curves.png").stat().st_size > 0
+    assert len(list((out / "frames").glob("*.png"))) == 3
+
+
+def test_misplaced_predictions_lower_ap(tmp_path, build_dataset):
+    build_dataset(tmp_path / "ds", shift_second=25)
+    m = evaluate_round(OracleModel(), tmp_path / "ds", "test", SYNTH, EvalConfig(num_vis_frames=0),
+                       tmp_path / "eval", seq_len=4)
+    assert 0.3 < m["AP"] < 0.7  # half of the frames are missed
+
+
+def test_table_to_prophesee_scales_to_repr_pixels():
+    rows = pd.DataFrame(dict(t=[7], x=[100.0], y=[50.0], w=[64.0], h=[32.0], class_id=[2], class_confidence=[1.0],
+                             track_id=[-1]))
+    a = table_to_prophesee(rows, get_camera("gen4").label_scale)
+    assert (a["x"][0], a["y"][0], a["w"][0], a["h"][0], a["class_id"][0], a["t"][0]) == (50, 25, 32, 16, 2, 7)
+
+
+def test_missing_labels_file(tmp_path):
+    (tmp_path / "test").mkdir()
+    with pytest.raises(FileNotFoundError, match="labels_full"):
+        evaluate_round(OracleModel(), tmp_path, "test", SYNTH, EvalConfig(), tmp_path / "eval")
