@@ -1,0 +1,137 @@
+"""Prefect runtime settings shared by every ``leod`` command: where Prefect keeps its state, which task
+runner maps per-sequence work, and how a plain function is mapped as Prefect tasks.
+
+Importing this module does not import Prefect: :func:`prepare_environment` must run first, because
+Prefect reads ``PREFECT_HOME`` once, when it is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from leod_core.config import OrchestrationConfig
+
+__all__ = ["prepare_environment", "make_task_runner", "map_as_tasks", "repo_root", "api_url"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Prefect state (profiles, local database of ephemeral runs) lives under the repo, git-ignored, so runs
+# of this project never touch ~/.prefect and two clones never share a database.
+_PREFECT_DIR = ".prefect"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) holding dvc.yaml or .git; else cwd."""
+    here = (start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "dvc.yaml").exists() or (p / ".git").exists():
+            return p
+    return here
+
+
+def prepare_environment(root: Path | None = None) -> dict[str, str]:
+    """Set Prefect defaults in ``os.environ`` (never overriding the user's) and return what was set.
+
+    - ``PREFECT_HOME`` = ``<repo>/.prefect`` unless set.
+    - Without ``PREFECT_API_URL`` (no user or launcher server) flows run in Prefect's ephemeral mode.
+    - Analytics off, and no "open the UI" hints printed into DVC's logs.
+    """
+    defaults = {
+        "PREFECT_HOME": str(repo_root(root) / _PREFECT_DIR),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",  # 2 busy cores: first start can be slow
+    }
+    applied = {}
+    for key, value in defaults.items():
+        if key not in os.environ:
+            os.environ[key] = value
+            applied[key] = value
+    return applied
+
+
+def api_url() -> str | None:
+    """The Prefect API this process reports to (None: ephemeral server started in-process)."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def make_task_runner(orch: OrchestrationConfig) -> Any:
+    """The Prefect task runner named by ``orchestration.task_runner``.
+
+    sequential: one thread (tasks run one after another, still visible as tasks); thread: a pool of
+    ``max_workers`` threads; dask: prefect-dask on ``dask_address``, or a local cluster of
+    ``max_workers`` single-threaded worker processes when no address is given.
+    """
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    if orch.task_runner == "sequential":
+        return ThreadPoolTaskRunner(max_workers=1)
+    if orch.task_runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=orch.max_workers)
+    if orch.task_runner == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:  # pragma: no cover - depends on the install
+            raise ValueError("orchestration.task_runner=dask needs prefect-dask: pip install -e '.[dask]'") from None
+        if orch.dask_address:
+            return DaskTaskRunner(address=orch.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": orch.max_workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    raise ValueError(f"params: orchestration.task_runner={orch.task_runner!r} is invalid; "
+                     "allowed: sequential, thread, dask")
+
+
+def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: Callable[[T], str] = str,
+                 retries: int = 0, **fixed: Any) -> list[R]:
+    """Run ``fn(item, **fixed)`` for every item as one mapped Prefect task each, in the current flow's
+    task runner, and return the results in item order.
+
+    A failing item raises a RuntimeError naming the step and the item (sequence) that failed, after all
+    items have finished, so one bad sequence does not hide the others' results in the UI.
+    """
+    from prefect import task, unmapped
+
+    items = list(items)
+    if not items:
+        return []
+    names = [label(x) for x in items]
+    first = _first_param(fn)
+
+    def run_name() -> str:  # e.g. "import-sequence[seq_003]": the UI shows which sequence a task is
+        from prefect.runtime import task_run
+
+        params = task_run.parameters or {}
+        return f"{name}[{label(params[first])}]" if first in params else name
+
+    mapped = task(fn, name=name, retries=retries, retry_delay_seconds=1, task_run_name=run_name)
+    futures = mapped.map(items, **{k: unmapped(v) for k, v in fixed.items()})
+    results: list[R] = []
+    failed: list[str] = []
+    first_exc: BaseException | None = None
+    for item_name, fut in zip(names, futures):
+        try:
+            results.append(fut.result())
+        except Exception as exc:  # report every failing item by name, raise once below
+            log.error("%s failed for %s: %s", name, item_name, exc)
+            failed.append(f"{item_name} ({type(exc).__name__}: {exc})")
+            first_exc = first_exc or exc
+    if failed:
+        raise RuntimeError(f"step {name} failed for {len(failed)}/{len(items)} item(s): "
+                           + "; ".join(failed)) from first_exc
+    return results
+
+
+def _first_param(fn: Callable[..., Any]) -> str | None:
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+    return params[0] if params else None

@@ -1,0 +1,35 @@
+"""Shared pytest fixtures: Prefect and MLflow isolation (no test touches ~/.prefect or ./mlflow.db)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Prefect reads PREFECT_HOME once, at import: set it before any test module imports prefect.
+    if "PREFECT_HOME" not in os.environ or not os.environ.get("LEOD_KEEP_PREFECT_HOME"):
+        os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="leod-prefect-home-")
+    os.environ.pop("PREFECT_API_URL", None)  # never report test runs to a user's server
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API + database for the whole session (Prefect's recommended harness)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite MLflow store for one test, exported as MLFLOW_TRACKING_URI."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
