@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-__all__ = ["ReprSource", "ReprFiles", "default_reader_factory", "pad_to_hw", "read_clip"]
+__all__ = ["ReprSource", "ReprFiles", "default_reader_factory", "pad_to_hw", "read_clip_u8", "read_clip"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,14 @@ def pad_to_hw(ev: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.pad(ev, (0, pw, 0, ph))
 
 
+def read_clip_u8(reader: ReprSource, start: int, stop: int) -> torch.Tensor:
+    """Reprs ``[start, stop)`` as stored: uint8 ``(n, 20, H, W)`` (one contiguous read)."""
+    n = len(reader)
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"clip [{start}, {stop}) outside the sequence's {n} representations")
+    return torch.from_numpy(np.ascontiguousarray(reader.read(start, stop)))
+
+
 def read_clip(reader: ReprSource, start: int, stop: int, input_hw: tuple[int, int] | None = None,
               length: int | None = None) -> torch.Tensor:
     """Reprs ``[start, stop)`` of one sequence as float32 ``(n, 20, H, W)`` (raw counts, no normalisation).
@@ -98,10 +106,7 @@ def read_clip(reader: ReprSource, start: int, stop: int, input_hw: tuple[int, in
     ``input_hw``: zero-pad bottom/right to this size (``camera.input_hw``). ``length``: zero-pad at the
     back to this many timesteps (the last chunk of a stream). For evaluation/inference reuse.
     """
-    n = len(reader)
-    if not 0 <= start < stop <= n:
-        raise ValueError(f"clip [{start}, {stop}) outside the sequence's {n} representations")
-    ev = torch.from_numpy(np.ascontiguousarray(reader.read(start, stop))).float()
+    ev = read_clip_u8(reader, start, stop).float()
     if length is not None and length > len(ev):
         ev = torch.cat([ev, ev.new_zeros((length - len(ev), *ev.shape[1:]))])
     return pad_to_hw(ev, input_hw) if input_hw is not None else ev

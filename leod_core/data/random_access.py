@@ -24,7 +24,7 @@ from leod_core.data.augment import (
     NO_AUGMENT, AugmentParams, apply_spatial, place_zoom_in, sample_random_params, time_flip_frames,
 )
 from leod_core.data.batch import ClipSample
-from leod_core.data.clip import ReprFiles, read_clip
+from leod_core.data.clip import ReprFiles, read_clip_u8
 from leod_core.data.sequence import TrainSequence
 from leod_core.labels.subsample import first_frame_with_history
 
@@ -133,7 +133,7 @@ class RandomClipDataset:
                rng: np.random.Generator) -> ClipSample:
         seq = self.sequences[s]
         start, stop = win
-        ev = read_clip(self.files.get(seq.paths.repr_h5), start, stop)
+        ev = read_clip_u8(self.files.get(seq.paths.repr_h5), start, stop)
         ev_idx = list(range(start, stop))
         if params.tflip:
             ev = time_flip_frames(ev)

@@ -28,7 +28,7 @@ from leod_core.cameras import CameraSpec
 from leod_core.config import AugmentConfig
 from leod_core.data.augment import NO_AUGMENT, AugmentParams, apply_spatial, sample_stream_params, time_flip_frames
 from leod_core.data.batch import ClipSample
-from leod_core.data.clip import ReprFiles, read_clip
+from leod_core.data.clip import ReprFiles, read_clip_u8
 from leod_core.data.sequence import TrainSequence
 
 __all__ = ["StreamUnit", "stream_ranges", "chunk_bounds", "stream_sample", "StreamingTrainLoader"]
@@ -78,7 +78,7 @@ def stream_sample(seq: TrainSequence, files: ReprFiles, unit: StreamUnit, chunk:
     labels = [seq.labels.get(j + shift) for j in range(a, b)]
     withheld = [seq.labels.get_withheld(j + shift) for j in range(a, b)]
     ev_idx = list(range(a, b))
-    ev = read_clip(files.get(seq.paths.repr_h5), a, b)
+    ev = read_clip_u8(files.get(seq.paths.repr_h5), a, b)
     if params.tflip:
         ev = time_flip_frames(ev)
         labels, withheld, ev_idx = labels[::-1], withheld[::-1], ev_idx[::-1]

@@ -37,7 +37,7 @@ def test_items_follow_offset_rule(make_ds):
     ds = make_ds(8)  # first usable label frame: repr 7 (frame 2)
     assert len(ds) == 12 + 9 + 5
     s = ds.sample(0, np.random.default_rng(0))
-    assert s.ev.shape == (8, 20, 32, 40) and s.ev.dtype == torch.float32
+    assert s.ev.shape == (8, 20, 32, 40) and s.ev.dtype == torch.uint8
     assert s.ev_idx == list(range(8)) and s.is_first and not s.is_padded.any() and not s.reversed
     assert [t for t, b in enumerate(s.labels) if b is not None] == [3, 5, 7]
     _check_alignment(s)
