@@ -1,0 +1,57 @@
+"""``leod pseudo-quality --round K``: precision/recall/AP of round K's pseudo labels vs the withheld GT.
+
+Reads <artifacts>/round_K/labels/labels.parquet and <artifacts>/round_0/labels/withheld.parquet;
+writes <artifacts>/round_K/quality/quality.json and quality.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from flows.cli import add_params_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_params_arguments(parser)
+    parser.add_argument("--round", type=int, required=True, dest="round_idx", help="round index K (>= 1)")
+    parser.add_argument("--labels", default=None, help="pseudo-label table (default: <artifacts>/round_K/labels/labels.parquet)")
+    parser.add_argument("--withheld", default=None,
+                        help="withheld GT table (default: <artifacts>/round_0/labels/withheld.parquet)")
+    parser.add_argument("--out", default=None, help="output folder (default: <artifacts>/round_K/quality)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from leod_core.config import load_config
+    from leod_core.eval.box_files import write_json
+    from leod_core.eval.quality import IOU_THRESHOLDS, pseudo_label_quality
+    from leod_core.labels.table import read_labels
+    from leod_core.viz.plots import plot_quality
+
+    cfg = load_config(args.params, args.overrides)
+    k = args.round_idx
+    if k < 1:
+        raise ValueError(f"--round must be >= 1 (round 0 has no pseudo labels), got {k}")
+    labels = Path(args.labels) if args.labels else cfg.round_dir(k) / "labels" / "labels.parquet"
+    withheld = Path(args.withheld) if args.withheld else cfg.round_dir(0) / "labels" / "withheld.parquet"
+    out = Path(args.out) if args.out else cfg.round_dir(k) / "quality"
+    q = pseudo_label_quality(read_labels(labels), read_labels(withheld), cfg.camera)
+    write_json(q, out / "quality.json")
+    plot_quality(q, out / "quality.png", title=f"round {k} pseudo labels vs withheld GT")
+
+    table = Table(title=f"Pseudo-label quality, round {k} ({q['counts']['withheld_frames']} withheld frames)")
+    table.add_column("class")
+    cols = [f"{m}@{t}" for m in ("recall", "precision") for t in IOU_THRESHOLDS] + ["AP", "num_gt", "num_pseudo"]
+    for c in cols:  # short headers: R@.5 = recall at IoU .5, P@.5 = precision
+        head = c.replace("recall@0", "R@").replace("precision@0", "P@").replace("num_", "#")
+        table.add_column(head, justify="right")
+    for name, d in [*q["per_class"].items(), ("all", q["overall"])]:
+        table.add_row(name, *(f"{d[c]:.3f}" if isinstance(d[c], float) else str(d[c]) for c in cols))
+    Console().print(table)
+    c = q["counts"]
+    print(f"pseudo-quality round {k}: {c['pseudo']} pseudo, {c['ignore']} ignore, {c['inpainted']} inpainted, "
+          f"{c['gt']} GT boxes -> {out}")
+    return 0
