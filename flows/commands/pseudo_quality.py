@@ -15,7 +15,8 @@ from flows.cli import add_params_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_params_arguments(parser)
     parser.add_argument("--round", type=int, required=True, dest="round_idx", help="round index K (>= 1)")
-    parser.add_argument("--labels", default=None, help="pseudo-label table (default: <artifacts>/round_K/labels/labels.parquet)")
+    parser.add_argument("--labels", default=None,
+                        help="pseudo-label table (default: <artifacts>/round_K/labels/labels.parquet)")
     parser.add_argument("--withheld", default=None,
                         help="withheld GT table (default: <artifacts>/round_0/labels/withheld.parquet)")
     parser.add_argument("--out", default=None, help="output folder (default: <artifacts>/round_K/quality)")
@@ -25,22 +26,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
-    from leod_core.eval.box_files import write_json
-    from leod_core.eval.quality import IOU_THRESHOLDS, pseudo_label_quality
-    from leod_core.labels.table import read_labels
-    from leod_core.viz.plots import plot_quality
+    from leod_core.eval.quality import IOU_THRESHOLDS
 
     cfg = load_config(args.params, args.overrides)
     k = args.round_idx
     if k < 1:
         raise ValueError(f"--round must be >= 1 (round 0 has no pseudo labels), got {k}")
-    labels = Path(args.labels) if args.labels else cfg.round_dir(k) / "labels" / "labels.parquet"
-    withheld = Path(args.withheld) if args.withheld else cfg.round_dir(0) / "labels" / "withheld.parquet"
+    prepare_environment()
+    from flows.pseudo_quality import pseudo_quality_flow
+
     out = Path(args.out) if args.out else cfg.round_dir(k) / "quality"
-    q = pseudo_label_quality(read_labels(labels), read_labels(withheld), cfg.camera)
-    write_json(q, out / "quality.json")
-    plot_quality(q, out / "quality.png", title=f"round {k} pseudo labels vs withheld GT")
+    q = run_flow(pseudo_quality_flow, cfg.orchestration, round_idx=k, params=args.params, overrides=args.overrides,
+                 labels=args.labels, withheld=args.withheld, out=str(out))
 
     table = Table(title=f"Pseudo-label quality, round {k} ({q['counts']['withheld_frames']} withheld frames)")
     table.add_column("class")

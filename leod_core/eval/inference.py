@@ -179,11 +179,12 @@ def _stream_steps(job: SequenceJob) -> int:
         return len(r) - job.start_repr
 
 
-def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, seq_len: int,
+def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, L: int,  # noqa: N803
                       views: Iterable[View] = (View(),), conf_threshold: float = 0.1, nms_iou: float = 0.45,
                       device: str | torch.device = "cpu", batch_size: int = 8,
                       progress: Callable[[int, int], None] | None = None) -> list[dict[View, Predictions]]:
-    """Stream ``model`` over every job through every view; batches ``batch_size`` rows (sequences x views).
+    """Stream ``model`` over every job through every view, reading L reprs per HDF5 read; batches
+    ``batch_size`` rows (sequences x views).
 
     Returns, per job (input order), ``{view: {frame_idx: (N, 7) float32}}`` with an entry (maybe empty)
     for every frame predicted. Longest sequences are grouped first so lock-step padding stays small.
@@ -192,8 +193,8 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
     views = tuple(dict.fromkeys(views))
     if not views:
         raise ValueError("predict_sequences: no views given")
-    if seq_len < 1:
-        raise ValueError(f"predict_sequences: sequence length L must be >= 1, got {seq_len}")
+    if L < 1:
+        raise ValueError(f"predict_sequences: sequence length L must be >= 1, got {L}")
     device = torch.device(device)
     per_group = max(1, batch_size // len(views))
     order = sorted(range(len(jobs)), key=lambda j: -_stream_steps(jobs[j]))
@@ -207,7 +208,7 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
                 idx = order[g0:g0 + per_group]
                 with contextlib.ExitStack() as stack:
                     group = [_open(jobs[j], camera, stack) for j in idx]
-                    res = _run_group(model, group, views, camera, seq_len, conf_threshold, nms_iou, device)
+                    res = _run_group(model, group, views, camera, L, conf_threshold, nms_iou, device)
                 for j, r in zip(idx, res):
                     out[j] = r
                 if progress is not None:
@@ -218,7 +219,7 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
     return out
 
 
-def predict_sequence(model: Any, seq: SequencePaths, camera: CameraSpec, start_repr: int, seq_len: int,
+def predict_sequence(model: Any, seq: SequencePaths, camera: CameraSpec, start_repr: int, L: int,  # noqa: N803
                      predict_at: Iterable[int] | None = None, hflip: bool = False, tflip: bool = False,
                      conf_threshold: float = 0.1, nms_iou: float = 0.45,
                      device: str | torch.device = "cpu") -> Predictions:
@@ -226,4 +227,4 @@ def predict_sequence(model: Any, seq: SequencePaths, camera: CameraSpec, start_r
     at = None if predict_at is None else frozenset(int(i) for i in predict_at)
     job = SequenceJob(seq, start_repr, at)
     view = View(hflip, tflip)
-    return predict_sequences(model, [job], camera, seq_len, (view,), conf_threshold, nms_iou, device)[0][view]
+    return predict_sequences(model, [job], camera, L, (view,), conf_threshold, nms_iou, device)[0][view]

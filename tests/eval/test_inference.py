@@ -50,7 +50,7 @@ def test_stream_start():
 
 
 def test_forward_stream_carries_state_across_chunks(seq):
-    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=3, seq_len=4)
+    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=3, L=4)
     assert sorted(pred) == list(range(3, 12))
     for i, p in pred.items():
         assert p.shape == (1, 7) and p.dtype == np.float32
@@ -58,19 +58,19 @@ def test_forward_stream_carries_state_across_chunks(seq):
 
 
 def test_predict_at_subset(seq):
-    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=0, seq_len=5, predict_at={5, 9, 40})
+    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=0, L=5, predict_at={5, 9, 40})
     assert sorted(pred) == [5, 9]
     assert pred[9][0, 1] == 10  # state still advanced on every repr
 
 
 def test_hflip_maps_boxes_back(seq):
-    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=0, seq_len=4, hflip=True)
+    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=0, L=4, hflip=True)
     for i, p in pred.items():
         assert p[0, 0] == COL0 + i  # W - x' - w undoes the flip exactly
 
 
 def test_tflip_reverses_with_channel_flip_and_offset(seq):
-    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=3, seq_len=4, tflip=True)
+    pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=3, L=4, tflip=True)
     # reversed repr i (11 .. 3) -> frame i - 1 (synth tflip_offset -1)
     assert sorted(pred) == list(range(2, 11))
     for frame, p in pred.items():
@@ -120,7 +120,32 @@ def test_real_detector_smoke(seq):
     torch.manual_seed(0)
     model = build_detector("nano", SYNTH)
     model.train()
-    pred = predict_sequence(model, seq, SYNTH, start_repr=9, seq_len=2, conf_threshold=0.0, nms_iou=0.45)
+    pred = predict_sequence(model, seq, SYNTH, start_repr=9, L=2, conf_threshold=0.0, nms_iou=0.45)
     assert sorted(pred) == [9, 10, 11]
     assert all(p.ndim == 2 and p.shape[1] == 7 for p in pred.values())
     assert model.training  # mode restored
+
+
+def test_real_detector_batched_equals_single(tmp_path):
+    from leod_core.model.presets import build_detector
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_detector("nano", SYNTH).eval()
+    rng = np.random.default_rng(0)
+    seqs = []
+    for k, n in enumerate((4, 3)):
+        seq = SequencePaths(tmp_path / f"r{k}", SYNTH)
+        write_representations(seq.repr_h5, iter(rng.integers(0, 4, (n, 20, H, W), dtype=np.uint8)), (H, W))
+        seqs.append(seq)
+    views = (View(), View(True, True))
+    batched = predict_sequences(model, [SequenceJob(s) for s in seqs], SYNTH, 2, views, conf_threshold=0.0,
+                                batch_size=4)
+    for seq, res in zip(seqs, batched):
+        for v in views:
+            single = predict_sequence(model, seq, SYNTH, 0, 2, hflip=v.hflip, tflip=v.tflip, conf_threshold=0.0)
+            assert sorted(single) == sorted(res[v])
+            for f in single:
+                a, b = single[f], res[v][f]
+                assert a.shape == b.shape
+                np.testing.assert_allclose(a[:20], b[:20], atol=1e-3)
