@@ -1,0 +1,297 @@
+"""LEOD's linear multi-object tracker (REFERENCE 6a; LEOD ``modules/tracking/{linear,tracker,utils}.py``).
+
+Each track moves its box centre with a constant velocity; width and height are those of the last
+matched detection. Per frame: predict every live track (age += 1, centre += velocity, clamp the box to
+the image and remember which sides were clamped), associate greedily (tracks by descending confidence,
+each takes its best unused same-class detection if IoU >= threshold), update matched tracks, decay the
+unmatched ones, start a track per unmatched detection, drop tracks below ``min_conf``.
+
+State is kept as arrays over the live tracks (list order as in LEOD: survivors, then new tracks), so
+predict / update / miss are vectorised; only the greedy association loops over tracks.
+
+Differences from LEOD, all in degenerate cases: an edge within 1e-4 px of the border is not "clamped"
+(LEOD compares float32 round-off exactly, so boxes cropped to end at W-1 get a random flag); ties in
+track confidence are ordered stably (LEOD's ``np.argsort`` is unstable above 16 tracks); a box clamped
+on both opposite sides (larger than the image) uses the later side's edge instead of failing an assert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from leod_core.config import TrackerConfig
+from leod_core.pseudo.inpaint import inpainted_boxes
+
+_CLAMP_EPS = 1e-4  # px: an edge this close to the border counts as inside (not clamped)
+
+__all__ = ["TrackRun", "LinearTracker", "run_tracker", "clamp_cxcywh", "iou_cxcywh_class",
+           "TrackFilterResult", "track_filter"]
+
+
+def clamp_cxcywh(boxes: np.ndarray, image_hw: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Clamp (K, 4) centre-xywh boxes to ``[0, W-1] x [0, H-1]`` -> (boxes, (K, 4) bool clamped top, bottom,
+    left, right)."""
+    h, w = image_hw
+    x1 = boxes[:, 0] - boxes[:, 2] / 2
+    y1 = boxes[:, 1] - boxes[:, 3] / 2
+    x2 = boxes[:, 0] + boxes[:, 2] / 2
+    y2 = boxes[:, 1] + boxes[:, 3] / 2
+    cx1, cx2 = np.clip(x1, 0.0, w - 1.0), np.clip(x2, 0.0, w - 1.0)
+    cy1, cy2 = np.clip(y1, 0.0, h - 1.0), np.clip(y2, 0.0, h - 1.0)
+    # LEOD flags a side when clipping changed it; an edge lying on the border up to round-off (boxes
+    # cropped to the FOV end exactly at W-1) would flip that flag at random, so allow _CLAMP_EPS
+    flags = np.stack([y1 < -_CLAMP_EPS, y2 > h - 1.0 + _CLAMP_EPS, x1 < -_CLAMP_EPS, x2 > w - 1.0 + _CLAMP_EPS],
+                     axis=1)
+    out = np.stack([(cx1 + cx2) / 2, (cy1 + cy2) / 2, cx2 - cx1, cy2 - cy1], axis=1)
+    return out, flags
+
+
+def iou_cxcywh_class(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of (K, 5) and (N, 5) ``[cx, cy, w, h, class]`` boxes -> (K, N); 0 across classes."""
+    ax1, ay1 = a[:, None, 0] - a[:, None, 2] / 2, a[:, None, 1] - a[:, None, 3] / 2
+    ax2, ay2 = a[:, None, 0] + a[:, None, 2] / 2, a[:, None, 1] + a[:, None, 3] / 2
+    bx1, by1 = b[None, :, 0] - b[None, :, 2] / 2, b[None, :, 1] - b[None, :, 3] / 2
+    bx2, by2 = b[None, :, 0] + b[None, :, 2] / 2, b[None, :, 1] + b[None, :, 3] / 2
+    inter = np.maximum(0.0, np.minimum(ax2, bx2) - np.maximum(ax1, bx1)) * \
+        np.maximum(0.0, np.minimum(ay2, by2) - np.maximum(ay1, by1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # zero-area pairs give NaN, as in LEOD
+        iou = inter / (a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter)
+    iou[a[:, None, 4] != b[None, :, 4]] = 0.0
+    return iou
+
+
+@dataclass(frozen=True)
+class TrackRun:
+    """Result of one tracking pass. Boxes are numbered in the order they were fed (frame by frame)."""
+
+    box_track: np.ndarray  # (num_boxes,) int: track id of every box
+    done: np.ndarray  # (num_tracks,) bool: deleted (True) or still alive at the end (False)
+    hits: np.ndarray  # (num_tracks,) int: frames spanned from birth to the last match
+    is_gt: np.ndarray  # (num_tracks,) bool: the track matched at least one GT box
+    miss_track: np.ndarray  # (M,) int: track of each committed missed prediction
+    miss_frame: np.ndarray  # (M,) int: frame id of that miss
+    miss_box: np.ndarray  # (M, 5) float64: clamped predicted [cx, cy, w, h, class]
+
+    def kept_tracks(self, min_track_len: int) -> np.ndarray:
+        """LEOD keep rule per track: not deleted, or holds GT, or long enough."""
+        return (~self.done) | self.is_gt | (self.hits >= min_track_len)
+
+
+class LinearTracker:
+    """Online tracker; call :meth:`update` for every frame (also empty ones), then :meth:`finish`."""
+
+    def __init__(self, image_hw: tuple[float, float], iou_threshold: float = 0.45, q: float = 0.9,
+                 min_conf: float = 0.55) -> None:
+        self.image_hw = image_hw
+        self.iou_threshold = iou_threshold
+        self.q = q
+        self.min_conf = min_conf
+        # live tracks, (K, ...) arrays
+        self._id = np.zeros(0, np.int64)
+        self._box = np.zeros((0, 4))  # unclamped state, centre xywh
+        self._cls = np.zeros(0)
+        self._vel = np.zeros((0, 2))
+        self._conf = np.zeros(0)
+        self._age = np.zeros(0, np.int64)
+        self._hits = np.zeros(0, np.int64)
+        self._gt = np.zeros(0, bool)
+        self._last_match = np.zeros(0, np.int64)  # step of the last match (commits earlier misses)
+        # finished tracks and per-box / per-miss logs
+        self._final: dict[int, tuple[bool, int, bool, int]] = {}  # id -> done, hits, is_gt, last match step
+        self._box_track: list[np.ndarray] = []
+        self._misses: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (ids, step, boxes)
+        self._miss_frames: list[int] = []
+        self._num_tracks = 0
+        self._step = 0
+
+    def _retire(self, mask: np.ndarray, done: bool) -> None:
+        for i in np.flatnonzero(mask):
+            self._final[int(self._id[i])] = (done, int(self._hits[i]), bool(self._gt[i]), int(self._last_match[i]))
+        keep = ~mask
+        for name in ("_id", "_box", "_cls", "_vel", "_conf", "_age", "_hits", "_gt", "_last_match"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def _associate(self, pred: np.ndarray, dets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy matching -> (track rows, detection rows)."""
+        if len(pred) == 0 or len(dets) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        iou = iou_cxcywh_class(np.column_stack([pred, self._cls]), dets)
+        if not iou.max() > 0:  # LEOD skips matching when nothing overlaps
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        order = np.argsort(-self._conf, kind="stable")
+        used = np.zeros(len(dets), bool)
+        rows, cols = [], []
+        for i in order:
+            cand = np.where(used, -np.inf, iou[i])
+            j = int(np.argmax(cand))
+            if not cand[j] >= self.iou_threshold:
+                continue
+            used[j] = True
+            rows.append(i)
+            cols.append(j)
+        return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+
+    def update(self, frame_id: int, dets: np.ndarray, is_gt: np.ndarray | None = None) -> None:
+        """Feed one frame: (N, 5) ``[cx, cy, w, h, class]`` detections and their GT flags."""
+        dets = np.asarray(dets, np.float64).reshape(-1, 5)
+        n = len(dets)
+        is_gt = np.zeros(n, bool) if is_gt is None or len(is_gt) == 0 else np.asarray(is_gt, bool)
+        step = self._step
+        self._step += 1
+        box_track = np.full(n, -1, np.int64)
+        self._box_track.append(box_track)
+        if n == 0 and len(self._id) == 0:
+            return
+        self._retire(self._box[:, 2] * self._box[:, 3] <= 0, done=True)
+        # predict
+        self._age += 1
+        last = self._box.copy()
+        self._box[:, :2] += self._vel
+        pred, clamped = clamp_cxcywh(self._box, self.image_hw)
+        rows, cols = self._associate(pred, dets)
+        # update matched tracks
+        if len(rows):
+            new = dets[cols, :4]
+            self._hits[rows] = self._age[rows] + 1
+            self._vel[rows] = _robust_velocity(last[rows], new, clamped[rows])
+            self._box[rows] = new
+            self._gt[rows] |= is_gt[cols]
+            age = self._age[rows]
+            w = self.q * (1.0 - self.q ** age) / (1.0 - self.q)  # sum_{i=1..age} q^i
+            self._conf[rows] = (w * self._conf[rows] + 1.0) / (w + 1.0)
+            self._last_match[rows] = step
+            box_track[cols] = self._id[rows]
+        # decay unmatched tracks; their predictions may be inpainted if a later match comes
+        missed = np.ones(len(self._id), bool)
+        missed[rows] = False
+        self._conf[missed] *= self.q
+        if missed.any() and not is_gt.any():
+            self._misses.append((self._id[missed], np.full(int(missed.sum()), step),
+                                 np.column_stack([pred[missed], self._cls[missed]])))
+            self._miss_frames.append(frame_id)
+        # new tracks for unmatched detections
+        fresh = np.ones(n, bool)
+        fresh[cols] = False
+        k = int(fresh.sum())
+        if k:
+            ids = np.arange(self._num_tracks, self._num_tracks + k)
+            self._num_tracks += k
+            box_track[fresh] = ids
+            self._id = np.concatenate([self._id, ids])
+            self._box = np.concatenate([self._box, dets[fresh, :4]])
+            self._cls = np.concatenate([self._cls, dets[fresh, 4]])
+            self._vel = np.concatenate([self._vel, np.zeros((k, 2))])
+            self._conf = np.concatenate([self._conf, np.full(k, self.q)])
+            self._age = np.concatenate([self._age, np.zeros(k, np.int64)])
+            self._hits = np.concatenate([self._hits, np.ones(k, np.int64)])
+            self._gt = np.concatenate([self._gt, is_gt[fresh]])
+            self._last_match = np.concatenate([self._last_match, np.full(k, step)])
+        self._retire(self._conf < self.min_conf, done=True)
+
+    def finish(self) -> TrackRun:
+        """End the sequence: live tracks finish with ``done=False``."""
+        self._retire(np.ones(len(self._id), bool), done=False)
+        n = self._num_tracks
+        done, hits, gt, last = (np.array([self._final[i][k] for i in range(n)]) for k in range(4))
+        if self._misses:
+            mt = np.concatenate([m[0] for m in self._misses])
+            ms = np.concatenate([m[1] for m in self._misses])
+            mb = np.concatenate([m[2] for m in self._misses])
+            mf = np.concatenate([np.full(len(m[0]), f) for m, f in zip(self._misses, self._miss_frames)])
+            committed = ms < last[mt]  # a miss is inpainted only if the track matched again later
+            mt, mf, mb = mt[committed], mf[committed], mb[committed]
+        else:
+            mt, mf, mb = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 5))
+        return TrackRun(
+            box_track=np.concatenate(self._box_track) if self._box_track else np.zeros(0, np.int64),
+            done=done.astype(bool).reshape(n), hits=hits.astype(np.int64).reshape(n),
+            is_gt=gt.astype(bool).reshape(n), miss_track=mt.astype(np.int64), miss_frame=mf.astype(np.int64),
+            miss_box=mb)
+
+
+def _robust_velocity(last: np.ndarray, new: np.ndarray, clamped: np.ndarray) -> np.ndarray:
+    """Centre displacement; on an axis whose predicted box was clamped, the opposite edge's displacement
+    (a box leaving the image shrinks, so its centre lags behind the object)."""
+    v = new[:, :2] - last[:, :2]
+    old_lo, old_hi = last[:, :2] - last[:, 2:4] / 2, last[:, :2] + last[:, 2:4] / 2
+    new_lo, new_hi = new[:, :2] - new[:, 2:4] / 2, new[:, :2] + new[:, 2:4] / 2
+    top, bottom, left, right = clamped.T
+    v[:, 1] = np.where(top, new_hi[:, 1] - old_hi[:, 1], v[:, 1])
+    v[:, 1] = np.where(bottom, new_lo[:, 1] - old_lo[:, 1], v[:, 1])
+    v[:, 0] = np.where(left, new_hi[:, 0] - old_hi[:, 0], v[:, 0])
+    v[:, 0] = np.where(right, new_lo[:, 0] - old_lo[:, 0], v[:, 0])
+    return v
+
+
+def run_tracker(frames: Iterable[tuple[int, np.ndarray, np.ndarray]], image_hw: tuple[float, float],
+                iou_threshold: float = 0.45, q: float = 0.9, min_conf: float = 0.55) -> TrackRun:
+    """Track ``(frame_id, (N, 5) [cx, cy, w, h, class], (N,) is_gt)`` frames in the given order."""
+    tracker = LinearTracker(image_hw, iou_threshold, q, min_conf)
+    for frame_id, dets, is_gt in frames:
+        tracker.update(frame_id, dets, is_gt)
+    return tracker.finish()
+
+
+@dataclass(frozen=True)
+class TrackFilterResult:
+    """Per frame: keep flags and forward track ids of the input boxes, plus inpainted ignore boxes."""
+
+    keep: dict[int, np.ndarray]  # frame -> (N,) bool; False = rejected (becomes an ignore box)
+    track_id: dict[int, np.ndarray]  # frame -> (N,) int32 forward-pass track id (-1: not tracked)
+    inpainted: dict[int, np.ndarray]  # frame -> (M, 7) float32 top-left boxes, class 1024, scores 0
+    inpainted_track_id: dict[int, np.ndarray]  # frame -> (M,) int32
+
+
+def _to_center(boxes: np.ndarray) -> np.ndarray:
+    """(N, >=5) top-left xywh + class -> (N, 5) centre xywh + class."""
+    b = np.asarray(boxes, np.float64)
+    return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3], b[:, 4]])
+
+
+def track_filter(frames: Mapping[int, np.ndarray], is_gt: Mapping[int, np.ndarray],
+                 image_hw: tuple[float, float], cfg: TrackerConfig) -> TrackFilterResult:
+    """LEOD ``_track_filter`` with 'forward or backward' (REFERENCE 6a).
+
+    ``frames``: frame index -> (N, 7) FRAME_LABEL_COLUMNS boxes (top-left xywh, any consistent pixel
+    scale with ``image_hw``); ``is_gt``: frame -> (N,) bool. The tracker sees every frame from the first
+    to the last non-empty one, forward and backward (boxes within a frame reversed too). A box is rejected
+    only if its track is rejected in both directions; GT boxes never are. Inpainting uses the forward pass.
+    """
+    sizes = {f: len(b) for f, b in frames.items()}
+    nonempty = [f for f, n in sizes.items() if n]
+    keep = {f: np.ones(n, bool) for f, n in sizes.items()}
+    tid = {f: np.full(n, -1, np.int32) for f, n in sizes.items()}
+    if not cfg.enable or not nonempty:
+        return TrackFilterResult(keep, tid, {}, {})
+    first, last = min(nonempty), max(nonempty)
+    if first < 0:
+        raise ValueError(f"track_filter: negative frame index {first}")
+    empty = np.zeros((0, 5))
+
+    def frame(f: int, reverse: bool) -> tuple[int, np.ndarray, np.ndarray]:
+        if not sizes.get(f):
+            return f, empty, np.zeros(0, bool)
+        dets, gt = _to_center(frames[f]), np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
+        return (f, dets[::-1], gt[::-1]) if reverse else (f, dets, gt)
+
+    args = (image_hw, cfg.iou_threshold, cfg.q, cfg.min_conf)
+    fwd = run_tracker((frame(f, False) for f in range(first, last + 1)), *args)
+    # LEOD re-indexes the reversed list as last - f, so the backward pass ends at the first box frame
+    bwd = run_tracker((frame(f, True) for f in range(last, first - 1, -1)), *args)
+    fwd_kept = fwd.kept_tracks(cfg.min_track_len)
+    # forward numbering = frames ascending, boxes in order; backward numbering is its exact reverse
+    flat_keep = fwd_kept[fwd.box_track] | bwd.kept_tracks(cfg.min_track_len)[bwd.box_track][::-1]
+    ordered = [f for f in sorted(sizes) if sizes[f]]
+    bounds = np.cumsum([0] + [sizes[f] for f in ordered])
+    for f, s, e in zip(ordered, bounds[:-1], bounds[1:]):
+        keep[f] = flat_keep[s:e]
+        tid[f] = fwd.box_track[s:e].astype(np.int32)
+        gt = np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
+        if np.any(gt & ~keep[f]):  # GT tracks are always kept; guard like LEOD's 'Ignoring GT!' assert
+            raise RuntimeError(f"track_filter: GT box rejected at frame {f}")
+    painted = inpainted_boxes(fwd, fwd_kept) if cfg.inpaint else {}
+    return TrackFilterResult(keep, tid, {f: b for f, (b, _) in painted.items()},
+                             {f: t for f, (_, t) in painted.items()})
