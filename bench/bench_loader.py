@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python bench/bench_loader.py [DATASET] [--camera synth] [--ratio 0.05] [--setting wsod]
-        [--batch-size 8] [--L 10] [--batches 50] [--workers 0] [--no-augment]
+        [--batch-size 8] [--L 10] [--batches 50] [--workers 0] [--no-augment] [--uint8]
     .venv/bin/python bench/bench_loader.py --fake gen1 --fake-seqs 4 --fake-reprs 200   # no dataset needed
 
 DATASET defaults to data/dataset (RVT layout + train/labels_full.parquet). ``--fake CAMERA`` writes a
@@ -62,7 +62,8 @@ def run(root: Path, full: pd.DataFrame, camera_name: str, args: argparse.Namespa
     augment = None if args.no_augment else AugmentConfig()
     for w_stream, w_random, name in ((1.0, 1.0, "mixed"), (1.0, 0.0, "stream only"), (0.0, 1.0, "random only")):
         loader = MixedLoader(seqs, camera, args.L, args.batch_size, w_stream, w_random, seed=0,
-                             sparse=args.setting == "wsod", augment=augment, num_workers=args.workers)
+                             sparse=args.setting == "wsod", augment=augment, num_workers=args.workers,
+                             ev_dtype=torch.uint8 if args.uint8 else torch.float32)
         it = iter(loader)
         next(it)  # warm-up: opens files, builds the first plans, starts workers
         t0 = time.perf_counter()
@@ -71,7 +72,8 @@ def run(root: Path, full: pd.DataFrame, camera_name: str, args: argparse.Namespa
         dt = time.perf_counter() - t0
         clips = args.batches * args.batch_size
         print(f"{name:12s} B={args.batch_size} ({loader.bs_stream} stream + {loader.bs_random} random) L={args.L} "
-              f"{camera.name} {camera.repr_hw[0]}x{camera.repr_hw[1]} workers={args.workers}: "
+              f"{camera.name} {camera.repr_hw[0]}x{camera.repr_hw[1]} workers={args.workers} "
+              f"{'uint8' if args.uint8 else 'float32'}: "
               f"{args.batches / dt:7.2f} batches/s  {clips / dt:8.1f} clips/s  {clips * args.L / dt:9.1f} reprs/s")
         loader.close()
 
@@ -88,6 +90,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--uint8", action="store_true", help="collate uint8 batches (opt-in) instead of float32")
     p.add_argument("--fake", metavar="CAMERA", help="benchmark on a temporary random dataset of this camera")
     p.add_argument("--fake-seqs", type=int, default=4)
     p.add_argument("--fake-reprs", type=int, default=200)

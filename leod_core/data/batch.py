@@ -36,7 +36,7 @@ class ClipSample:
 class TrainBatch:
     """What the trainer consumes; stream samples first, random-access samples second."""
 
-    ev: torch.Tensor  # float32 (L, B, 20, Hp, Wp), zero-padded bottom/right to camera.input_hw
+    ev: torch.Tensor  # float32 (L, B, 20, Hp, Wp), zero-padded bottom/right to camera.input_hw (uint8 opt-in)
     labels: list[list[np.ndarray | None]]  # L x B; (N, 7) float32 FRAME_LABEL_COLUMNS or None
     is_first: torch.Tensor  # bool (B,): reset the RNN state of this slot
     is_padded: torch.Tensor  # bool (L, B)
@@ -47,9 +47,13 @@ class TrainBatch:
         return sum(b is not None for row in self.labels for b in row)
 
 
-def collate(samples: Sequence[ClipSample], input_hw: tuple[int, int],
-            state_keys: Sequence[Hashable | None]) -> TrainBatch:
-    """Stack samples along the batch axis (axis 1) into float32, zero-padded bottom/right to ``input_hw``."""
+def collate(samples: Sequence[ClipSample], input_hw: tuple[int, int], state_keys: Sequence[Hashable | None],
+            ev_dtype: torch.dtype = torch.float32) -> TrainBatch:
+    """Stack samples along the batch axis (axis 1), zero-padded bottom/right to ``input_hw``.
+
+    ``ev_dtype`` float32 is the contract; ``torch.uint8`` is an opt-in for speed (4x less host memory
+    and host-to-device traffic; the trainer then casts on the device, as RVT does).
+    """
     if len(samples) != len(state_keys):
         raise ValueError(f"{len(samples)} samples but {len(state_keys)} state keys")
     lengths = {len(s.ev) for s in samples}
@@ -57,12 +61,12 @@ def collate(samples: Sequence[ClipSample], input_hw: tuple[int, int],
         raise ValueError(f"samples have different lengths {sorted(lengths)}")
     L, C = samples[0].ev.shape[:2]
     # torch.empty + writing every element once (data, then the padding) touches the memory once
-    ev = torch.empty((L, len(samples), C, *input_hw), dtype=torch.float32)
+    ev = torch.empty((L, len(samples), C, *input_hw), dtype=ev_dtype)
     for b, s in enumerate(samples):
         h, w = s.ev.shape[-2:]
         if h > input_hw[0] or w > input_hw[1]:
             raise ValueError(f"representation {h}x{w} is larger than the input size {input_hw[0]}x{input_hw[1]}")
-        ev[:, b, :, :h, :w] = s.ev  # converts to float32
+        ev[:, b, :, :h, :w] = s.ev  # converts to ev_dtype
         ev[:, b, :, h:, :] = 0
         ev[:, b, :, :h, w:] = 0
     labels = [[s.labels[t] for s in samples] for t in range(L)]

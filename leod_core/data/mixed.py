@@ -57,8 +57,9 @@ class MixedLoader:
     def __init__(self, sequences: list[TrainSequence], camera: CameraSpec, L: int, batch_size: int,
                  w_stream: float, w_random: float, seed: int, sparse: bool,
                  augment: AugmentConfig | None = None, num_workers: int = 0,
-                 reader_factory: ReaderFactory | None = None) -> None:
+                 reader_factory: ReaderFactory | None = None, ev_dtype: torch.dtype = torch.float32) -> None:
         self.camera = camera
+        self.ev_dtype = ev_dtype
         self.L = L
         self.seed = seed
         self.num_workers = num_workers
@@ -100,7 +101,7 @@ class MixedLoader:
         """Batch number ``step`` (0-based) of this seed."""
         samples = self.stream.samples(step) + self._random_samples(step)
         keys = self.stream.state_keys() + [None] * self.bs_random
-        return collate(samples, self.camera.input_hw, keys)
+        return collate(samples, self.camera.input_hw, keys, self.ev_dtype)
 
     def __iter__(self) -> Iterator[TrainBatch]:
         if self.num_workers == 0:
@@ -151,7 +152,8 @@ def _identity(x: Any) -> Any:
 
 def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: str | Path,
                        withheld_path: str | Path | None = None, sparse: bool | None = None,
-                       seed: int | None = None, reader_factory: ReaderFactory | None = None) -> MixedLoader:
+                       seed: int | None = None, reader_factory: ReaderFactory | None = None,
+                       ev_dtype: torch.dtype = torch.float32) -> MixedLoader:
     """The mixed loader of a training round from ``params`` and a label table (train split).
 
     ``sparse`` (whole-sequence streams, LEOD's WSOD mode) defaults to: WSOD with ratio < 1 and a table
@@ -167,4 +169,4 @@ def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: s
     sequences = load_train_sequences(dataset_root, "train", cfg.camera, kept, withheld)
     return MixedLoader(sequences, cfg.camera, cfg.data.sequence_length, cfg.data.batch_size,
                        cfg.data.w_stream, cfg.data.w_random, cfg.train.seed if seed is None else seed, sparse,
-                       cfg.data.augment, cfg.data.num_workers, reader_factory)
+                       cfg.data.augment, cfg.data.num_workers, reader_factory, ev_dtype)

@@ -130,3 +130,11 @@ def test_build_train_loader_from_config(tiny_dataset, tiny_camera, tmp_path, mon
     assert batch.ev.shape == (6, 4, 20, 32, 64)
     dense = build_train_loader(cfg, kp, root, sparse=False)
     assert len(dense.stream.units) > 3
+
+
+def test_uint8_batches_opt_in(make_loader):
+    ref = next(iter(make_loader(seed=1)))
+    loader = make_loader(seed=1)
+    loader.ev_dtype = torch.uint8
+    got = next(iter(loader))
+    assert got.ev.dtype == torch.uint8 and torch.equal(got.ev.float(), ref.ev)
