@@ -9,6 +9,7 @@ through ``leod import-prophesee`` exactly like real data.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from leod_core.atomic import atomic_dir, atomic_path
 from leod_core.cameras import CAMERAS
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
 from leod_core.events.synth_presets import SYNTH_PRESETS, SynthPreset, get_synth_preset
-from leod_core.events.synth_render import ObjectLayer, render_shape, sample_shifted
+from leod_core.events.synth_render import (
+    ObjectLayer, PedShape, Sprite, blend_sprites, place_sprite, render_sprite, sample_shifted,
+    wrap_pad,
+)
 from leod_core.events.synth_scene import Scene, SceneObject, sample_scene
 from leod_core.events.synth_sensor import DvsSensor, noise_events
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
@@ -76,18 +80,47 @@ def sequence_specs(preset: SynthPreset, camera_name: str = "synth") -> list[Sequ
             for split in SPLITS for i in range(counts[split])]
 
 
-def _layers(scene: Scene, k: int, cache: dict[int, tuple[tuple[float, float, float], ObjectLayer | None]]
+_N_PHASES = 48  # pedestrian articulation drawn at 48 phases per gait cycle, blended in between
+
+
+class _SpriteBank:
+    """Sprites of one sequence's objects, drawn lazily (cars once, pedestrians once per phase bin)."""
+
+    def __init__(self) -> None:
+        self._sprites: dict[tuple[int, int], Sprite] = {}
+
+    def _get(self, obj: SceneObject, idx: int) -> Sprite:
+        key = (obj.obj_id, idx)
+        if key not in self._sprites:
+            phase = 2 * math.pi * idx / _N_PHASES
+            self._sprites[key] = render_sprite(obj.shape, obj.texture, obj.base, phase)
+        return self._sprites[key]
+
+    def sprite(self, obj: SceneObject, phase: float) -> Sprite:
+        if not isinstance(obj.shape, PedShape):
+            return self._get(obj, 0)
+        q = (phase % (2 * math.pi)) / (2 * math.pi) * _N_PHASES
+        i0 = min(int(q), _N_PHASES - 1)
+        w = q - i0
+        a = self._get(obj, i0)
+        return a if w < 1e-6 else blend_sprites(a, self._get(obj, (i0 + 1) % _N_PHASES), w)
+
+
+def _layers(scene: Scene, k: int, bank: _SpriteBank,
+            cache: dict[int, tuple[tuple[float, float, float], ObjectLayer | None]]
             ) -> list[tuple[SceneObject, ObjectLayer]]:
-    """Render every object at step k (far to near), reusing the last drawing of objects that did not move."""
+    """Place every object at step k (far to near), reusing the last layer of objects that did not move."""
     out = []
     for obj in scene.objects:
         key = (obj.cx[k], obj.cy[k], obj.phase[k])
         hit = cache.get(obj.obj_id)
         if hit is not None and hit[0] == key:
             layer = hit[1]
-        else:
-            layer = render_shape(obj.shape, obj.texture, obj.base, key[0], key[1], key[2], scene.height, scene.width)
+        elif -60 < key[0] < scene.width + 60 and -60 < key[1] < scene.height + 60:
+            layer = place_sprite(bank.sprite(obj, key[2]), key[0], key[1], scene.height, scene.width)
             cache[obj.obj_id] = (key, layer)
+        else:  # far out of view: skip drawing its sprite
+            layer = None
         if layer is not None:
             out.append((obj, layer))
     return out
@@ -98,7 +131,8 @@ def _compose(background: np.ndarray, layers: list[tuple[SceneObject, ObjectLayer
     for _, lay in layers:
         h, w = lay.alpha.shape
         win = frame[lay.y0:lay.y0 + h, lay.x0:lay.x0 + w]
-        win += lay.alpha * (lay.value - win)
+        win *= 1.0 - lay.alpha
+        win += lay.premult
     return frame
 
 
@@ -136,19 +170,20 @@ def _simulate(spec: SequenceSpec, rng: np.random.Generator) -> tuple[np.ndarray,
     preset = spec.preset
     scene = sample_scene(rng, preset, spec.height, spec.width)
     h, w, step = spec.height, spec.width, scene.step_us
-    tex = scene.bg_texture
+    bg_ext = wrap_pad(scene.bg_texture, h, w)
 
     def background(k: int) -> np.ndarray:
-        return sample_shifted(tex, scene.bg_offset[k, 0], scene.bg_offset[k, 1], h, w)
+        return sample_shifted(bg_ext, scene.bg_texture.shape, scene.bg_offset[k, 0], scene.bg_offset[k, 1], h, w)
 
     static_bg = None if scene.ego_motion else background(0)
     cache: dict = {}
-    frame = _compose(static_bg if static_bg is not None else background(0), _layers(scene, 0, cache))
+    bank = _SpriteBank()
+    frame = _compose(static_bg if static_bg is not None else background(0), _layers(scene, 0, bank, cache))
     sensor = DvsSensor(rng, frame, step, preset.contrast_mean, preset.contrast_std, preset.refractory_us)
     label_every = LABEL_PERIOD_US // step
     boxes: list[tuple] = []
     for k in range(1, scene.n_steps + 1):
-        layers = _layers(scene, k, cache)
+        layers = _layers(scene, k, bank, cache)
         frame = _compose(static_bg if static_bg is not None else background(k), layers)
         sensor.step(frame, (k - 1) * step)
         if k % label_every == 0:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["periodic_noise", "sample_shifted", "CarShape", "PedShape", "ObjectLayer", "render_shape"]
+__all__ = [
+    "periodic_noise", "wrap_pad", "sample_shifted", "CarShape", "PedShape", "Sprite", "ObjectLayer", "render_sprite",
+    "blend_sprites", "place_sprite",
+]
 
 
 def periodic_noise(rng: np.random.Generator, size_hw: tuple[int, int], beta: float, std: float,
@@ -34,20 +37,23 @@ def periodic_noise(rng: np.random.Generator, size_hw: tuple[int, int], beta: flo
     return tex.astype(np.float32)
 
 
-def sample_shifted(tex: np.ndarray, oy: float, ox: float, h: int, w: int) -> np.ndarray:
-    """Bilinear sample of periodic ``tex`` on the grid (oy + i, ox + j), i < h, j < w -> float32 (h, w).
+def wrap_pad(tex: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Periodic ``tex`` extended by h+1 rows and w+1 columns, so every (h+1, w+1) window is a slice."""
+    return np.pad(tex, ((0, h + 1), (0, w + 1)), mode="wrap")
 
-    A pure translation has the same fractional part everywhere, so one (h+1, w+1) gather and four
-    weighted slices do the interpolation.
+
+def sample_shifted(ext: np.ndarray, period_hw: tuple[int, int], oy: float, ox: float, h: int, w: int) -> np.ndarray:
+    """Bilinear sample of a periodic texture (``ext = wrap_pad(tex, h, w)``, ``period_hw = tex.shape``) on
+    the grid (oy + i, ox + j), i < h, j < w -> float32 (h, w).
+
+    A pure translation has the same fractional part everywhere: one window view and two lerps.
     """
-    th, tw = tex.shape
     iy, ix = math.floor(oy), math.floor(ox)
     fy, fx = np.float32(oy - iy), np.float32(ox - ix)
-    rows = (iy + np.arange(h + 1)) % th
-    cols = (ix + np.arange(w + 1)) % tw
-    blk = tex[rows][:, cols]
-    top = blk[:-1] * (1 - fy) + blk[1:] * fy
-    return top[:, :-1] * (1 - fx) + top[:, 1:] * fx
+    r0, c0 = iy % period_hw[0], ix % period_hw[1]
+    blk = ext[r0:r0 + h + 1, c0:c0 + w + 1]
+    top = blk[:-1] + fy * (blk[1:] - blk[:-1])
+    return top[:, :-1] + fx * (top[:, 1:] - top[:, :-1])
 
 
 def _alpha(sd: np.ndarray) -> np.ndarray:
@@ -149,30 +155,61 @@ class PedShape:
 
 
 @dataclass(frozen=True)
+class Sprite:
+    """An object drawn once in its own frame: (2, hs, ws) float32 = (alpha, alpha * log intensity).
+
+    Sprite pixel (i, j) samples the object at local offset (j - ox, i - oy) from its centre.
+    Premultiplied alpha makes bilinear shifting and blending of sprites exact compositing.
+    """
+
+    data: np.ndarray
+    oy: int
+    ox: int
+
+
+@dataclass(frozen=True)
 class ObjectLayer:
-    """One object drawn into the frame: window rows/cols (clipped to the frame), coverage and value."""
+    """One object placed in the frame: window origin (clipped to the frame), coverage, premultiplied value."""
 
     y0: int
     x0: int
     alpha: np.ndarray  # float32 (h', w') coverage
-    value: np.ndarray  # float32 (h', w') log intensity of the object
+    premult: np.ndarray  # float32 (h', w') alpha * log intensity
 
 
-def render_shape(shape: CarShape | PedShape, texture: np.ndarray, base: float, cx: float, cy: float,
-                 phase: float, height: int, width: int) -> ObjectLayer | None:
-    """Draw one object centred at (cx, cy) into a window clipped to the frame; None when out of view."""
+def render_sprite(shape: CarShape | PedShape, texture: np.ndarray, base: float, phase: float) -> Sprite:
+    """Draw an object (articulation ``phase``) centred on an integer grid, texture attached to it."""
     hx, hy = shape.half_extent(phase)
-    x0, x1 = max(math.floor(cx - hx), 0), min(math.ceil(cx + hx), width)
-    y0, y1 = max(math.floor(cy - hy), 0), min(math.ceil(cy + hy), height)
+    ox, oy = math.ceil(hx) + 1, math.ceil(hy) + 1
+    u = np.arange(-ox, ox + 1, dtype=np.float32)[None, :]
+    v = np.arange(-oy, oy + 1, dtype=np.float32)[:, None]
+    alpha, delta = shape.render(u, v, phase)
+    th, tw = texture.shape
+    tex = texture[np.ix_((np.arange(-oy, oy + 1) + th // 2) % th, (np.arange(-ox, ox + 1) + tw // 2) % tw)]
+    data = np.stack([alpha, alpha * (tex + delta + np.float32(base))]).astype(np.float32)
+    return Sprite(data=data, oy=oy, ox=ox)
+
+
+def blend_sprites(a: Sprite, b: Sprite, w: float) -> Sprite:
+    """(1 - w) * a + w * b for two sprites of the same geometry (articulation in between two phases)."""
+    return Sprite(data=a.data * np.float32(1.0 - w) + b.data * np.float32(w), oy=a.oy, ox=a.ox)
+
+
+def place_sprite(sprite: Sprite, cx: float, cy: float, height: int, width: int) -> ObjectLayer | None:
+    """Bilinear-shift a sprite to centre (cx, cy) in the frame; None when it is out of view.
+
+    Frame pixel c samples sprite coordinate c + s with s = 0.5 - cx + ox (a pure translation), so the
+    interpolation weights are the same for the whole window.
+    """
+    _, hs, ws = sprite.data.shape
+    sx, sy = 0.5 - cx + sprite.ox, 0.5 - cy + sprite.oy
+    nx, ny = math.floor(sx), math.floor(sy)
+    fx, fy = np.float32(sx - nx), np.float32(sy - ny)
+    x0, x1 = max(-nx, 0), min(ws - 1 - nx, width)  # frame columns whose two taps lie in the sprite
+    y0, y1 = max(-ny, 0), min(hs - 1 - ny, height)
     if x1 <= x0 or y1 <= y0:
         return None
-    u = (np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - cx))[None, :]
-    v = (np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - cy))[:, None]
-    alpha, delta = shape.render(u, v, phase)
-    if not alpha.any():
-        return None
-    th, tw = texture.shape
-    # the texture is attached to the object: sample it in object coordinates
-    tex = sample_shifted(texture, y0 + 0.5 - cy + th / 2, x0 + 0.5 - cx + tw / 2, y1 - y0, x1 - x0)
-    value = tex + delta + np.float32(base)
-    return ObjectLayer(y0=y0, x0=x0, alpha=alpha.astype(np.float32, copy=False), value=value)
+    blk = sprite.data[:, y0 + ny:y1 + ny + 1, x0 + nx:x1 + nx + 1]
+    top = blk[:, :-1] * (1 - fy) + blk[:, 1:] * fy
+    out = top[:, :, :-1] * (1 - fx) + top[:, :, 1:] * fx
+    return ObjectLayer(y0=y0, x0=x0, alpha=out[0], premult=out[1])

@@ -28,10 +28,10 @@ TINY = dataclasses.replace(get_synth_preset("micro"), name="tiny", n_train=1, n_
 
 @pytest.fixture(scope="module")
 def micro_dir(tmp_path_factory):
-    """The micro preset written once through the CLI; yields (root, seconds)."""
+    """The micro preset written once by the library; yields (root, seconds)."""
     root = tmp_path_factory.mktemp("synth") / "raw"
     t0 = time.perf_counter()
-    assert cli_main(["synth", str(root), "--preset", "micro", "--seed", "3"]) == 0
+    write_synth_dataset(root, "micro", seed=3)
     return root, time.perf_counter() - t0
 
 
@@ -39,7 +39,7 @@ def _files(root):
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def test_cli_writes_expected_tree(micro_dir):
+def test_micro_tree_and_speed(micro_dir):
     root, seconds = micro_dir
     preset = get_synth_preset("micro")
     expected = sorted(f"{s.split}/{s.name}{suffix}" for s in sequence_specs(preset)
@@ -47,6 +47,15 @@ def test_cli_writes_expected_tree(micro_dir):
     assert _files(root) == expected
     assert not [p for p in root.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
     assert seconds < 60, f"micro preset took {seconds:.1f} s"
+
+
+def test_cli_writes_the_same_tree(micro_dir, tmp_path, prefect_harness):
+    root, _ = micro_dir
+    dst = tmp_path / "raw"
+    assert cli_main(["synth", str(dst), "--preset", "micro", "--seed", "3"]) == 0
+    assert _files(dst) == _files(root)
+    for f in _files(root):
+        assert (dst / f).read_bytes() == (root / f).read_bytes(), f
 
 
 def test_micro_files_are_valid_prophesee(micro_dir):
@@ -147,7 +156,7 @@ def test_stopped_object_is_silent_but_labelled():
 
 
 def _layer(y0, x0, h, w):
-    return ObjectLayer(y0=y0, x0=x0, alpha=np.ones((h, w), np.float32), value=np.zeros((h, w), np.float32))
+    return ObjectLayer(y0=y0, x0=x0, alpha=np.ones((h, w), np.float32), premult=np.zeros((h, w), np.float32))
 
 
 def test_occlusion_rule_and_visible_extent():
