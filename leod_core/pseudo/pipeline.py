@@ -1,0 +1,195 @@
+"""Pseudo-label one training sequence, or a whole split (REFERENCE 6, 6a).
+
+Per sequence: stream the detector from ``max(first_kept_label_repr - L + 1, 0)`` (0 without kept GT),
+predict at every 50 ms representation except frames holding kept GT (copied verbatim when
+``pseudo.use_gt``) and each stream's first step, through the TTA views; filter each view
+(:mod:`.filter`), merge the views (:mod:`.merge`), convert to full-sensor pixels, run the
+forward-or-backward track filter (:mod:`.tracker`): rejected boxes become ignore boxes (class 1024) and
+inpainted boxes are added as ignore boxes. The result is label-table rows (LABEL_SCHEMA).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
+from leod_core.config import LeodConfig
+from leod_core.eval.inference import stream_start
+from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels
+from leod_core.layout import SequencePaths, list_sequences
+from leod_core.pseudo.filter import pred2label_frames
+from leod_core.pseudo.merge import merge_views
+from leod_core.pseudo.tracker import track_filter
+from leod_core.pseudo.tta import predict_views, views_from_config
+
+__all__ = ["pseudo_label_sequence", "pseudo_label_dataset", "check_round_table", "num_reprs_of"]
+
+log = logging.getLogger(__name__)
+
+_BOX_COLS = ["x", "y", "w", "h", "class_id", "class_confidence", "objectness"]
+
+
+def num_reprs_of(seq: SequencePaths) -> np.ndarray:
+    """End timestamps (us) of the sequence's representations; its length is the number of reprs T."""
+    if not seq.repr_timestamps.exists():
+        raise FileNotFoundError(f"sequence {seq.name}: missing {seq.repr_timestamps}")
+    return np.load(seq.repr_timestamps).astype(np.int64)
+
+
+def _model_device(model: Any) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+def _rows(name: str, frame: int, t_us: int, boxes: np.ndarray, track_id: np.ndarray, source: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sequence": name, "frame_idx": np.full(len(boxes), frame, np.int64), "t": np.full(len(boxes), t_us, np.int64),
+        "x": boxes[:, 0], "y": boxes[:, 1], "w": boxes[:, 2], "h": boxes[:, 3],
+        "class_id": boxes[:, 4].astype(np.uint16), "class_confidence": boxes[:, 5], "objectness": boxes[:, 6],
+        "is_gt": False, "track_id": track_id.astype(np.int32), "source": source,
+    })
+
+
+def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
+                          camera: CameraSpec) -> pd.DataFrame:
+    """Label-table rows of one sequence for the next round: kept GT (verbatim) + pseudo + ignore boxes.
+
+    ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty).
+    """
+    pc = cfg.pseudo
+    if len(kept_gt) and set(kept_gt["sequence"].astype(str).unique()) != {seq.name}:
+        raise ValueError(f"pseudo_label_sequence: kept_gt holds rows of other sequences than {seq.name}")
+    ts = num_reprs_of(seq)
+    num_reprs = len(ts)
+    gt_frames = np.unique(kept_gt["frame_idx"].to_numpy(np.int64)) if len(kept_gt) else np.zeros(0, np.int64)
+    if len(gt_frames) and (gt_frames.min() < 0 or gt_frames.max() >= num_reprs):
+        raise ValueError(f"{seq.name}: kept GT frame index outside [0, {num_reprs})")
+    start = stream_start(int(gt_frames[0]), cfg.data.sequence_length) if len(gt_frames) else 0
+    skip = set(gt_frames.tolist()) if pc.use_gt else set()
+    predict_at = [f for f in range(start, num_reprs) if f not in skip]
+
+    views = views_from_config(pc.tta)
+    raw = predict_views(model, seq, camera, start, cfg.data.sequence_length, num_reprs, predict_at, views,
+                        pc.conf_threshold, pc.nms_iou, _model_device(model), pc.batch_size)
+    obj_t, cls_t = cfg.per_class(pc.obj_thresh), cfg.per_class(pc.cls_thresh)
+    filtered = [pred2label_frames(raw[v], obj_t, cls_t, camera.repr_hw) for v in views]
+    merged = merge_views(filtered, pc.conf_threshold, pc.nms_iou)
+
+    # track in full-sensor pixels, like LEOD (labels are scaled back before its tracker runs)
+    frames: dict[int, np.ndarray] = {}
+    for f, b in merged.items():
+        if len(b):
+            b = b.copy()
+            b[:, :4] /= camera.label_scale
+            frames[f] = b
+    is_gt = {f: np.zeros(len(b), bool) for f, b in frames.items()}
+    gt_by_frame: dict[int, pd.DataFrame] = {}
+    if pc.use_gt and len(kept_gt):
+        for f, rows in kept_gt.groupby("frame_idx", sort=True):
+            gt_by_frame[int(f)] = rows
+            frames[int(f)] = rows[_BOX_COLS].to_numpy(np.float32)
+            is_gt[int(f)] = np.ones(len(rows), bool)
+    tracked = track_filter(frames, is_gt, camera.sensor_hw, pc.tracker)
+
+    parts = []
+    for f in sorted(set(frames) | set(tracked.inpainted)):
+        if f in gt_by_frame:
+            parts.append(gt_by_frame[f])
+            continue
+        if f in frames:
+            b = frames[f].copy()
+            b[~tracked.keep[f], 4] = IGNORE_CLASS_ID
+            parts.append(_rows(seq.name, f, int(ts[f]), b, tracked.track_id[f], "pseudo"))
+        if f in tracked.inpainted:
+            parts.append(_rows(seq.name, f, int(ts[f]), tracked.inpainted[f], tracked.inpainted_track_id[f],
+                               "inpainted"))
+    if not parts:
+        return empty_labels()
+    out = pd.concat(parts, ignore_index=True)
+    return validate_labels(out, where=f"pseudo labels of {seq.name}")
+
+
+def pseudo_label_dataset(model: Any, dataset_root: str | Path, kept_df: pd.DataFrame, cfg: LeodConfig,
+                         camera: CameraSpec, map_fn: Callable[..., Iterable[pd.DataFrame]] = map,
+                         progress: Callable[[int, int], None] | None = None, split: str = "train") -> pd.DataFrame:
+    """Pseudo-label every sequence of ``split`` (sequences without kept GT: from repr 0, e.g. SSOD).
+
+    ``map_fn(fn, sequences)`` runs the per-sequence calls (builtin ``map``, a pool's map, ...);
+    ``progress(done, total)`` is called after each sequence.
+    """
+    seqs = list_sequences(dataset_root, split, camera)
+    names = {s.name for s in seqs}
+    unknown = sorted(set(kept_df["sequence"].astype(str).unique()) - names) if len(kept_df) else []
+    if unknown:
+        raise ValueError(f"kept labels name sequences missing from {Path(dataset_root) / split}: {unknown[:3]}")
+    groups = {str(k): v for k, v in kept_df.groupby("sequence", sort=False)} if len(kept_df) else {}
+    empty = empty_labels()
+
+    def one(seq: SequencePaths) -> pd.DataFrame:
+        return pseudo_label_sequence(model, seq, groups.get(seq.name, empty), cfg, camera)
+
+    parts = []
+    for i, df in enumerate(map_fn(one, seqs)):
+        parts.append(df)
+        if progress is not None:
+            progress(i + 1, len(seqs))
+    parts = [p for p in parts if len(p)]
+    return validate_labels(pd.concat(parts, ignore_index=True), "pseudo labels") if parts else empty
+
+
+def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Mapping[str, int],
+                      use_gt: bool = True) -> None:
+    """Sanity checks before a round's table is written (LEOD ``predict.py``); raise ValueError.
+
+    GT rows bit-identical to the kept GT (none when ``use_gt`` is off), GT frames hold only GT, scores in
+    [0, 1], rows sorted by (sequence, frame_idx), frame indices inside ``[0, num_reprs[sequence])``.
+    """
+    missing = [f.name for f in LABEL_SCHEMA if f.name not in new_df.columns]
+    if missing:
+        raise ValueError(f"round table: missing columns {missing}")
+    for col in ("class_confidence", "objectness"):
+        v = new_df[col].to_numpy(np.float64)
+        if len(v) and (not np.all(np.isfinite(v)) or v.min() < 0 or v.max() > 1):
+            raise ValueError(f"round table: {col} outside [0, 1]")
+    seq = new_df["sequence"].astype(str).to_numpy()
+    frame = new_df["frame_idx"].to_numpy(np.int64)
+    if len(new_df):
+        same = seq[1:] == seq[:-1]
+        if np.any(seq[1:] < seq[:-1]) or np.any(same & (frame[1:] < frame[:-1])):
+            raise ValueError("round table: rows not sorted by (sequence, frame_idx)")
+        unknown = sorted(set(seq) - set(num_reprs))
+        if unknown:
+            raise ValueError(f"round table: unknown sequences {unknown[:3]}")
+        limit = np.array([num_reprs[s] for s in seq])
+        if np.any(frame < 0) or np.any(frame >= limit):
+            raise ValueError("round table: frame_idx outside [0, number of representations)")
+    is_gt = new_df["is_gt"].to_numpy(bool)
+    if np.any(is_gt != (new_df["source"].astype(str).to_numpy() == "gt")):
+        raise ValueError("round table: is_gt disagrees with source == 'gt'")
+    cols = [f.name for f in LABEL_SCHEMA]
+    gt_new = new_df.loc[is_gt, cols].reset_index(drop=True)
+    if not use_gt:
+        if len(gt_new):
+            raise ValueError("round table: GT rows present although pseudo.use_gt is off")
+        return
+    gt_old = validate_labels(kept_df, "kept GT")[cols].reset_index(drop=True)
+    if len(gt_new) != len(gt_old):
+        raise ValueError(f"round table: {len(gt_new)} GT rows, kept GT has {len(gt_old)}")
+    for col in cols:
+        a, b = gt_new[col].to_numpy(), gt_old[col].to_numpy()
+        if a.dtype.kind == "f":
+            a, b = a.astype(np.float32).view(np.int32), b.astype(np.float32).view(np.int32)
+        if not np.array_equal(a, b):
+            raise ValueError(f"round table: GT column {col!r} differs from the kept GT")
+    gt_keys = set(zip(seq[is_gt], frame[is_gt]))
+    if any(k in gt_keys for k in zip(seq[~is_gt], frame[~is_gt])):
+        raise ValueError("round table: pseudo or inpainted boxes on a GT frame")
