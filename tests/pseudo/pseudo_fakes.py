@@ -56,10 +56,10 @@ def camera_for(downsample: bool):
 def write_blob_sequence(root, name: str, camera, n: int = NUM_REPRS) -> SequencePaths:
     seq = SequencePaths(root / "train" / name, camera)
     seq.repr_dir.mkdir(parents=True)
-    frames = np.zeros((n, 20, *REPR_HW), np.uint8)
+    frames = np.zeros((n, 20, *camera.repr_hw), np.uint8)
     for r in range(n):
         x = BLOB_X0 + r
         frames[r, 0, BLOB_Y:BLOB_Y + BLOB, x:x + BLOB] = 3
-    write_representations(seq.repr_h5, list(frames), REPR_HW)
+    write_representations(seq.repr_h5, list(frames), camera.repr_hw)
     np.save(seq.repr_timestamps, (np.arange(n, dtype=np.int64) + 1) * 50_000)
     return seq
