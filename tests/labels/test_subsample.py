@@ -110,20 +110,26 @@ def test_table_wsod_frames_are_leod_frames():
 
 
 def test_cli_writes_kept_and_withheld(tmp_path, capsys):
-    from flows.cli import main
+    import argparse
+
+    from flows.commands import subsample as cmd
     from leod_core.labels.table import read_labels, write_labels
     from leod_core.layout import labels_full_path
 
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
     full = _full_table()
     write_labels(full, labels_full_path(tmp_path / "ds", "train"))
     params = tmp_path / "params.yaml"
     params.write_text("subsample:\n  ratio: 0.25\n")
     out = tmp_path / "out"
-    rc = main(["subsample", "--params", str(params), "-S", f"paths.dataset={tmp_path / 'ds'}",
-               "-S", "data.sequence_length=10", "--out", str(out)])
-    assert rc == 0
+    args = parser.parse_args(["--params", str(params), "-S", f"paths.dataset={tmp_path / 'ds'}",
+                              "-S", "data.sequence_length=10", "--out", str(out)])
+    assert cmd.run(args) == 0
     kept, withheld = read_labels(out / "labels.parquet"), read_labels(out / "withheld.parquet")
     assert len(kept) + len(withheld) == len(full)
+    assert len(kept) == len(subsample_table(full, "wsod", 0.25, 10)[0])
     assert "kept" in capsys.readouterr().out
-    rc = main(["subsample", "--params", str(params), "-S", f"paths.dataset={tmp_path / 'missing'}"])
-    assert rc == 1
+    args = parser.parse_args(["--params", str(params), "-S", f"paths.dataset={tmp_path / 'missing'}"])
+    with pytest.raises(FileNotFoundError, match="labels_full"):
+        cmd.run(args)
