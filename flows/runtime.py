@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from leod_core.config import OrchestrationConfig
+from tasks.policies import retry_on_io_error
 
-__all__ = ["prepare_environment", "make_task_runner", "map_as_tasks", "repo_root", "api_url"]
+__all__ = ["prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
+           "api_url", "run_flow"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +50,8 @@ def prepare_environment(root: Path | None = None) -> dict[str, str]:
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",  # 2 busy cores: first start can be slow
     }
+    # the Prefect client logs every API call through httpx at INFO: keep DVC's stage logs readable
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     applied = {}
     for key, value in defaults.items():
         if key not in os.environ:
@@ -87,15 +91,26 @@ def make_task_runner(orch: OrchestrationConfig) -> Any:
                      "allowed: sequential, thread, dask")
 
 
-def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: Callable[[T], str] = str,
+def item_label(item: Any) -> str:
+    """A short name for a mapped item: its ``name`` (sequences), its ``spec.name`` (synth jobs), else str."""
+    for obj in (item, getattr(item, "spec", None)):
+        name = getattr(obj, "name", None)
+        if isinstance(name, str):
+            return name
+    return str(item)
+
+
+def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: Callable[[T], str] = item_label,
                  retries: int = 0, **fixed: Any) -> list[R]:
     """Run ``fn(item, **fixed)`` for every item as one mapped Prefect task each, in the current flow's
-    task runner, and return the results in item order.
+    task runner, and return the results in item order. ``retries`` apply to I/O errors only
+    (:func:`retry_on_io_error`).
 
     A failing item raises a RuntimeError naming the step and the item (sequence) that failed, after all
     items have finished, so one bad sequence does not hide the others' results in the UI.
     """
     from prefect import task, unmapped
+    from prefect.cache_policies import NO_CACHE
 
     items = list(items)
     if not items:
@@ -109,7 +124,8 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
         params = task_run.parameters or {}
         return f"{name}[{label(params[first])}]" if first in params else name
 
-    mapped = task(fn, name=name, retries=retries, retry_delay_seconds=1, task_run_name=run_name)
+    mapped = task(fn, name=name, retries=retries, retry_delay_seconds=1, task_run_name=run_name,
+                  retry_condition_fn=retry_on_io_error if retries else None, cache_policy=NO_CACHE)
     futures = mapped.map(items, **{k: unmapped(v) for k, v in fixed.items()})
     results: list[R] = []
     failed: list[str] = []
@@ -127,6 +143,15 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
     return results
 
 
+def task_map_fn(name: str, retries: int = 0) -> Callable[[Callable[[T], R], Iterable[T]], list[R]]:
+    """A ``map_fn(fn, items)`` for leod_core functions that take one (``write_synth_dataset``,
+    ``import_dataset``): each item becomes a Prefect task of the calling flow."""
+    def map_fn(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return map_as_tasks(fn, items, name=name, retries=retries)
+
+    return map_fn
+
+
 def _first_param(fn: Callable[..., Any]) -> str | None:
     import inspect
 
@@ -135,3 +160,8 @@ def _first_param(fn: Callable[..., Any]) -> str | None:
     except (TypeError, ValueError):
         return None
     return params[0] if params else None
+
+
+def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
+    """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged)."""
+    return flow_obj.with_options(task_runner=make_task_runner(orch))(**params)

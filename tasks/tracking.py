@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
+import re
 import subprocess
 import threading
 import time
@@ -22,11 +24,17 @@ from typing import Any
 
 from leod_core.config import LeodConfig, config_to_dict
 
-__all__ = ["StageRun", "stage_run", "flatten", "dvc_hashes", "git_commit", "tracking_uri", "StepLogger"]
+__all__ = ["metric_name", "StageRun", "stage_run", "flatten", "dvc_hashes", "git_commit", "tracking_uri", "StepLogger"]
 
 log = logging.getLogger(__name__)
 
 _MAX_PARAMS_PER_CALL = 100  # MLflow's log_batch limit
+_BAD_NAME_CHARS = re.compile(r"[^\w\-. /]")  # MLflow metric names: letters, digits, _ - . space /
+
+
+def metric_name(key: str) -> str:
+    """``overall.precision@0.5`` -> ``overall.precision_0.5`` (``@`` is not allowed in MLflow names)."""
+    return _BAD_NAME_CHARS.sub("_", key)
 
 
 def tracking_uri(cfg: LeodConfig) -> str:
@@ -93,7 +101,8 @@ class StepLogger:
 
         ts = int(time.time() * 1000)
         with self._lock:
-            self._buf.extend(Metric(k, float(v), ts, int(step)) for k, v in metrics.items() if _is_number(v))
+            self._buf.extend(Metric(metric_name(k), float(v), ts, int(step)) for k, v in metrics.items()
+                             if _is_number(v) and not math.isnan(float(v)))
             self._steps += 1
             if self._steps % self._flush_every == 0:
                 self._flush_locked()
@@ -131,8 +140,8 @@ class StageRun:
 
         ts = int(time.time() * 1000)
         flat = flatten(metrics)
-        batch = [Metric(f"{prefix}{k}", float(v), ts, step or 0) for k, v in flat.items()
-                 if not isinstance(v, bool) and _is_number(v)]
+        batch = [Metric(metric_name(f"{prefix}{k}"), float(v), ts, step or 0) for k, v in flat.items()
+                 if not isinstance(v, bool) and _is_number(v) and not math.isnan(float(v))]
         for i in range(0, len(batch), 1000):
             self.client.log_batch(self.run_id, metrics=batch[i:i + 1000])
 

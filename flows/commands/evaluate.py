@@ -27,35 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from flows.commands.evaluate_boxes import print_metrics
+    from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
-    from leod_core.eval.evaluate import evaluate_round
-    from leod_core.train.checkpoint import load_detector
 
     cfg = load_config(args.params, args.overrides)
     if args.round_idx < 0:
         raise ValueError(f"--round must be >= 0, got {args.round_idx}")
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    split = args.split or cfg.eval.split
+    prepare_environment()
+    from flows.evaluate import evaluate_flow
+
     k = args.round_idx
-    ckpt = Path(args.ckpt) if args.ckpt else cfg.round_dir(k) / "model" / "last.pt"
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {ckpt}")
+    split = args.split or cfg.eval.split
+    metrics = run_flow(evaluate_flow, cfg.orchestration, round_idx=k, params=args.params, overrides=args.overrides,
+                       split=split, ckpt=args.ckpt, out=args.out, dataset=args.dataset, device=args.device)
     out = Path(args.out) if args.out else cfg.round_dir(k) / ("eval" if split == "test" else "eval_val")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_detector(ckpt, map_location=device)
-    if model.camera and model.camera != cfg.dataset.camera:
-        raise ValueError(f"{ckpt}: model was trained for camera {model.camera!r}, params say {cfg.dataset.camera!r}")
-
-    def progress(done: int, total: int) -> None:
-        log.info("evaluate round %d: %d/%d sequences", k, done, total)
-
-    eval_cfg = dataclasses.replace(cfg.eval, split=split)
-    metrics = evaluate_round(model, Path(args.dataset or cfg.paths.dataset), split, cfg.camera, eval_cfg, out,
-                             progress=progress, seq_len=cfg.data.sequence_length, device=device)
-    print_metrics(metrics, cfg.camera.class_names, f"round {k}, {split} split ({ckpt})")
+    print_metrics(metrics, cfg.camera.class_names, f"round {k}, {split} split")
     print(f"evaluate round {k}: AP {metrics['AP']:.4f} -> {out}")
     return 0

@@ -45,13 +45,24 @@ def _progress_map(workers: int) -> Callable[[Callable, Iterable], Iterator]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leod_core.cameras import get_camera
-    from leod_core.events.prophesee_import import import_dataset
+    import dataclasses
+    from pathlib import Path
+
+    from flows.runtime import prepare_environment, run_flow
+    from leod_core.config import load_config
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    camera = get_camera(args.camera)
-    summaries = import_dataset(args.src, args.dst, camera, map_fn=_progress_map(args.workers))
+    prepare_environment()
+    from flows.import_data import import_flow
+
+    # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
+    cfg = load_config("params.yaml" if Path("params.yaml").exists() else None)
+    orch = cfg.orchestration
+    if args.workers > 1:
+        orch = dataclasses.replace(orch, max_workers=args.workers,
+                                   task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
+    summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=args.camera)
     for split in sorted({s.split for s in summaries}):
         rows = [s for s in summaries if s.split == split]
         repaired = sum(s.timestamps_repaired for s in rows)

@@ -43,20 +43,26 @@ def print_summary(summaries: list, class_names: tuple[str, ...], seconds: float)
 
 
 def run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor
+    import dataclasses
+    from pathlib import Path
 
+    from flows.runtime import prepare_environment, run_flow
     from leod_core.cameras import CAMERAS
-    from leod_core.events.simulator import get_synth_preset, write_synth_dataset
+    from leod_core.config import load_config
 
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1 (got {args.workers})")
-    preset = get_synth_preset(args.preset)
+    prepare_environment()
+    from flows.synth import synth_flow
+
+    # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
+    cfg = load_config("params.yaml" if Path("params.yaml").exists() else None)
+    orch = cfg.orchestration
+    if args.workers > 1:
+        orch = dataclasses.replace(orch, max_workers=args.workers,
+                                   task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
     t0 = time.perf_counter()
-    if args.workers == 1:
-        summaries = write_synth_dataset(args.dst, preset, args.seed)
-    else:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            summaries = write_synth_dataset(args.dst, preset, args.seed, map_fn=pool.map)
+    summaries = run_flow(synth_flow, orch, dst=args.dst, preset=args.preset, seed=args.seed)
     print_summary(summaries, CAMERAS["synth"].class_names, time.perf_counter() - t0)
-    print(f"synthetic dataset ({preset.name}, seed {args.seed}) -> {args.dst}")
+    print(f"synthetic dataset ({args.preset}, seed {args.seed}) -> {args.dst}")
     return 0

@@ -31,25 +31,37 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.params, args.overrides)
     if args.round_idx < 0:
         raise ValueError(f"--round must be >= 0, got {args.round_idx}")
-    if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
-        return _relaunch(args, cfg.train.devices)
+    if "LOCAL_RANK" in os.environ:  # one torchrun rank (started by the train flow): train into --out
+        return _train_rank(args, cfg)
 
+    from flows.runtime import prepare_environment, run_flow
+
+    prepare_environment()
+    from flows.train import train_flow
+
+    # the flow trains in a resumable work folder (or under torchrun when train.devices > 1), publishes
+    # the weights into --out and logs losses to MLflow
+    result = run_flow(train_flow, cfg.orchestration, round_idx=args.round_idx, params=args.params,
+                      overrides=args.overrides, labels=args.labels, out=args.out, init=args.init,
+                      dataset=args.dataset, verbose=getattr(args, "verbose", False))
+    resumed = f", resumed at step {result['resumed_from']}" if result.get("resumed_from") else ""
+    print(f"train round {args.round_idx}: {result['steps']} steps, final loss {result['final_loss']:.4f}, "
+          f"{result['steps_per_s']:.2f} steps/s{resumed} -> {result['weights']}")
+    return 0
+
+
+def _train_rank(args: argparse.Namespace, cfg) -> int:
+    """Body of one torchrun process: every rank trains, rank 0 writes ``--out``."""
+    from flows.train import resolve_train_paths
     from leod_core.train.loop import train_round
 
     k = args.round_idx
-    labels = Path(args.labels) if args.labels else cfg.round_dir(k) / "labels" / "labels.parquet"
-    out = Path(args.out) if args.out else cfg.round_dir(k) / "model"
-    init = Path(args.init) if args.init else None
-    if init is None and cfg.train.init_from_previous and k >= 1:
-        init = cfg.round_dir(k - 1) / "model" / "last.pt"
-    if init is not None and not init.is_file():
-        raise FileNotFoundError(f"initial weights not found: {init}")
+    labels, out, init = resolve_train_paths(cfg, k, args.labels, args.out, args.init)
     result = train_round(cfg, k, labels, Path(args.dataset or cfg.paths.dataset), out, init_weights=init)
     if int(os.environ.get("RANK", "0")) == 0:
-        resumed = f", resumed at step {result.resumed_from}" if result.resumed_from else ""
-        print(f"train round {k}: {result.steps} steps, final loss {result.final_loss:.4f}, "
-              f"{result.steps_per_s:.2f} steps/s{resumed} -> {result.weights}")
+        print(f"train round {k} (rank 0): {result.steps} steps, final loss {result.final_loss:.4f} -> {result.weights}")
     return 0
+
 
 
 def _relaunch(args: argparse.Namespace, nproc: int) -> int:

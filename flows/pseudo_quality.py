@@ -1,0 +1,32 @@
+"""Flow of the ``pseudo_quality`` stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from leod_core.config import load_config
+from tasks.pseudo_quality import measure_quality
+from tasks.tracking import stage_run
+
+__all__ = ["pseudo_quality_flow"]
+
+
+@flow(name="pseudo-quality", validate_parameters=False)
+def pseudo_quality_flow(round_idx: int, params: str = "params.yaml", overrides: list[str] | None = None,
+                        labels: str | None = None, withheld: str | None = None, out: str | None = None) -> dict:
+    """Quality of round ``round_idx``'s pseudo labels (default paths as ``leod pseudo-quality``)."""
+    cfg = load_config(params, overrides)
+    if round_idx < 1:
+        raise ValueError(f"--round must be >= 1 (round 0 has no pseudo labels), got {round_idx}")
+    labels_p = Path(labels) if labels else cfg.round_dir(round_idx) / "labels" / "labels.parquet"
+    withheld_p = Path(withheld) if withheld else cfg.round_dir(0) / "labels" / "withheld.parquet"
+    out_p = Path(out) if out else cfg.round_dir(round_idx) / "quality"
+    with stage_run(cfg, "pseudo_quality", round_idx, deps=[str(labels_p.parent), str(withheld_p.parent)]) as run:
+        q = measure_quality(labels_p, withheld_p, cfg.camera, out_p, round_idx)
+        run.log_metrics({"overall": q["overall"], "per_class": q["per_class"], "counts": q["counts"]},
+                        step=round_idx, prefix="pseudo.")
+        run.log_artifact(out_p / "quality.json")
+        run.log_artifact(out_p / "quality.png")
+    return q

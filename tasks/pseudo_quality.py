@@ -1,0 +1,27 @@
+"""Task of the ``pseudo_quality`` stage: precision/recall/AP of a round's pseudo labels vs withheld GT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from leod_core.cameras import CameraSpec
+
+__all__ = ["measure_quality"]
+
+
+@task(name="pseudo-quality", cache_policy=NO_CACHE)
+def measure_quality(labels: Path, withheld: Path, camera: CameraSpec, out_dir: Path, round_idx: int) -> dict:
+    """Compare the tables, write ``quality.json`` and ``quality.png`` under ``out_dir``; return the dict."""
+    from leod_core.eval.box_files import write_json
+    from leod_core.eval.quality import pseudo_label_quality
+    from leod_core.labels.table import read_labels
+    from leod_core.viz.plots import plot_quality
+
+    q = pseudo_label_quality(read_labels(labels), read_labels(withheld), camera)
+    out_dir = Path(out_dir)
+    write_json(q, out_dir / "quality.json")
+    plot_quality(q, out_dir / "quality.png", title=f"round {round_idx} pseudo labels vs withheld GT")
+    return q

@@ -1,0 +1,84 @@
+"""Tasks of the ``report`` stage (``leod compare``): one row per round from MLflow, a CSV and a plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from leod_core.atomic import atomic_path
+from tasks.tracking import metric_name
+
+__all__ = ["ROUND_COLUMNS", "rounds_from_mlflow", "rounds_from_files", "write_report"]
+
+#: rounds.csv columns; pseudo_* are the quality of the labels that round trained on (NaN for round 0)
+ROUND_COLUMNS = ("round", "AP", "AP_50", "AP_75", "pseudo_precision", "pseudo_recall", "pseudo_AP")
+_QUALITY_KEYS = {"pseudo_precision": "precision@0.5", "pseudo_recall": "recall@0.5", "pseudo_AP": "AP"}
+
+
+def _empty_row(k: int) -> dict[str, float]:
+    return {c: (k if c == "round" else math.nan) for c in ROUND_COLUMNS}
+
+
+@task(name="rounds-from-mlflow", cache_policy=NO_CACHE)
+def rounds_from_mlflow(tracking_uri: str, experiment: str, split: str, rounds: int) -> pd.DataFrame:
+    """Latest finished ``evaluate`` (on ``split``) and ``pseudo_quality`` run per round 0..rounds."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise ValueError(f"MLflow experiment {experiment!r} not found in {tracking_uri}: run the pipeline first")
+    runs = client.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=5000)
+    rows = {k: _empty_row(k) for k in range(rounds + 1)}
+    seen: set[tuple[str, int]] = set()
+    for r in runs:  # newest first: the first run seen per (stage, round) wins
+        stage, rnd = r.data.tags.get("stage"), r.data.tags.get("round")
+        if rnd is None or not rnd.isdigit() or int(rnd) not in rows or (stage, int(rnd)) in seen:
+            continue
+        k, m = int(rnd), r.data.metrics
+        if stage == "evaluate" and r.data.tags.get("split", split) == split:
+            rows[k].update({c: m.get(c, math.nan) for c in ("AP", "AP_50", "AP_75")})
+        elif stage == "pseudo_quality":
+            rows[k].update({c: m.get(metric_name(f"pseudo.overall.{q}"), math.nan) for c, q in _QUALITY_KEYS.items()})
+        else:
+            continue
+        seen.add((stage, k))
+    return pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(ROUND_COLUMNS))
+
+
+@task(name="rounds-from-files", cache_policy=NO_CACHE)
+def rounds_from_files(artifacts: Path, rounds: int, eval_dir: str = "eval") -> pd.DataFrame:
+    """The same table from ``round_k/eval/metrics.json`` and ``round_k/quality/quality.json``."""
+    rows = []
+    for k in range(rounds + 1):
+        row = _empty_row(k)
+        m_path = Path(artifacts) / f"round_{k}" / eval_dir / "metrics.json"
+        if m_path.is_file():
+            m = json.loads(m_path.read_text())
+            row.update({c: float(m.get(c, math.nan)) for c in ("AP", "AP_50", "AP_75")})
+        q_path = Path(artifacts) / f"round_{k}" / "quality" / "quality.json"
+        if q_path.is_file():
+            q = json.loads(q_path.read_text())["overall"]
+            row.update({c: float(q.get(key, math.nan)) for c, key in _QUALITY_KEYS.items()})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(ROUND_COLUMNS))
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def write_report(df: pd.DataFrame, out_dir: Path, title: str) -> tuple[Path, Path]:
+    """``rounds.csv`` and ``rounds.png`` (mAP per round, pseudo-label precision beside it) in ``out_dir``."""
+    from leod_core.viz.plots import plot_rounds
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = out_dir / "rounds.csv", out_dir / "rounds.png"
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    plot_rounds(df, png_path, title=title)
+    return csv_path, png_path

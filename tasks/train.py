@@ -1,0 +1,85 @@
+"""Tasks of the ``train`` stage.
+
+Training runs in a work folder outside the DVC output (``<artifacts>/.work/round_K/model``): DVC deletes
+a stage's outputs before re-running it, so a resume checkpoint kept inside them would not survive a
+killed ``dvc repro``. Only the finished files are published into the output folder, atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from leod_core.atomic import atomic_dir
+from leod_core.config import LeodConfig
+from tasks.policies import retry_on_io_error
+
+__all__ = ["work_dir_for", "train_model", "train_model_torchrun", "publish_model", "loss_rows", "PUBLISHED_FILES"]
+
+log = logging.getLogger(__name__)
+
+#: what a round's model folder holds (the DVC output): weights, best-val weights, loss curve, run summary
+PUBLISHED_FILES = ("last.pt", "best.pt", "loss.csv", "metrics.json")
+
+
+def work_dir_for(cfg: LeodConfig, round_idx: int) -> Path:
+    """Training work folder of a round (resume checkpoints live in its ``.work/``)."""
+    return Path(cfg.paths.artifacts) / ".work" / f"round_{round_idx}" / "model"
+
+
+@task(name="train-round", cache_policy=NO_CACHE)
+def train_model(cfg: LeodConfig, round_idx: int, labels: Path, dataset: Path, work_dir: Path,
+                init: Path | None = None, callback: Callable[[int, dict[str, float]], None] | None = None) -> Any:
+    """``train_round`` in ``work_dir`` (resumes a killed run from its checkpoint); returns TrainResult."""
+    from leod_core.train.loop import train_round
+
+    return train_round(cfg, round_idx, labels, dataset, work_dir, init_weights=init, callback=callback)
+
+
+@task(name="train-torchrun", cache_policy=NO_CACHE)
+def train_model_torchrun(nproc: int, cli_args: Sequence[str]) -> None:
+    """``leod train ...`` under torchrun, one process per device (train.devices > 1)."""
+    from leod_core.train.ddp import torchrun_command
+
+    cmd = torchrun_command(nproc, "flows.cli", list(cli_args))
+    log.info("launching %s", " ".join(cmd))
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        raise RuntimeError(f"step train: torchrun with {nproc} processes exited with code {rc}")
+
+
+@task(name="publish-model", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io_error,
+      cache_policy=NO_CACHE)
+def publish_model(work_dir: Path, out_dir: Path) -> Path:
+    """Copy the finished files of ``work_dir`` into ``out_dir`` (replaced atomically), then delete the
+    work folder (its resume checkpoint is spent). Returns ``out_dir/last.pt``."""
+    work_dir, out_dir = Path(work_dir), Path(out_dir)
+    if not (work_dir / "last.pt").is_file():
+        raise FileNotFoundError(f"training left no weights: {work_dir / 'last.pt'}")
+    with atomic_dir(out_dir) as tmp:
+        for name in PUBLISHED_FILES:
+            if (work_dir / name).is_file():
+                shutil.copy2(work_dir / name, tmp / name)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return out_dir / "last.pt"
+
+
+def loss_rows(csv_path: Path) -> list[tuple[int, dict[str, float]]]:
+    """(step, metrics) rows of a trainer ``loss.csv`` (empty cells skipped): for runs whose steps could
+    not be streamed to MLflow live (torchrun)."""
+    rows: list[tuple[int, dict[str, float]]] = []
+    if not Path(csv_path).is_file():
+        return rows
+    with open(csv_path, newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(float(row.pop("step")))
+            rows.append((step, {k: float(v) for k, v in row.items() if v not in ("", None)}))
+    return rows
