@@ -27,44 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-    from rich.progress import Progress
-
+    from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
-    from leod_core.labels.table import read_labels, write_labels
-    from leod_core.layout import list_sequences
-    from leod_core.pseudo.export import export_leod_layout
-    from leod_core.pseudo.pipeline import check_round_table, num_reprs_of, pseudo_label_dataset
-    from leod_core.train.checkpoint import load_detector
 
     cfg = load_config(args.params, args.overrides)
     k = args.round_idx
     if k < 1:
         raise ValueError(f"--round must be >= 1 (round 0 uses the sparse GT only), got {k}")
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    ckpt = Path(args.ckpt) if args.ckpt else cfg.round_dir(k - 1) / "model" / "last.pt"
-    if not ckpt.exists():
-        raise FileNotFoundError(f"checkpoint not found: {ckpt}")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dataset = Path(args.dataset or cfg.paths.dataset)
+    prepare_environment()
+    from flows.pseudo_label import pseudo_label_flow
+
+    # sequences are mapped as Prefect tasks on the task runner of orchestration.* (threads, Dask)
+    counts = run_flow(pseudo_label_flow, cfg.orchestration, round_idx=k, params=args.params,
+                      overrides=args.overrides, ckpt=args.ckpt, out=args.out, dataset=args.dataset,
+                      device=args.device)
     out = Path(args.out) if args.out else cfg.round_dir(k) / "labels"
-    camera = cfg.camera
-
-    model = load_detector(ckpt, device)
-    kept = read_labels(cfg.round_dir(0) / "labels" / "labels.parquet")
-    seqs = list_sequences(dataset, "train", camera)
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"pseudo-label round {k}", total=len(seqs))
-        df = pseudo_label_dataset(model, dataset, kept, cfg, camera,
-                                  progress=lambda done, total: bar.update(task, completed=done))
-    check_round_table(df, kept, {s.name: len(num_reprs_of(s)) for s in seqs}, use_gt=cfg.pseudo.use_gt)
-    write_labels(df, out / "labels.parquet")
-    export_leod_layout(df, dataset, out / "leod_export", camera)
-
-    counts = df.groupby("source").size().to_dict() if len(df) else {}
-    ignored = int(((df["source"] == "pseudo") & (df["class_id"] == 1024)).sum()) if len(df) else 0
-    print(f"pseudo-label round {k} ({ckpt}): {len(seqs)} sequences, {len(df)} boxes: "
-          f"gt {counts.get('gt', 0)}, pseudo {counts.get('pseudo', 0)} ({ignored} rejected -> ignore), "
+    print(f"pseudo-label round {k}: {counts.get('total', 0)} boxes: gt {counts.get('gt', 0)}, "
+          f"pseudo {counts.get('pseudo', 0)} ({counts.get('ignore', 0)} ignore), "
           f"inpainted {counts.get('inpainted', 0)} -> {out}")
     return 0

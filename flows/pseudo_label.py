@@ -1,0 +1,64 @@
+"""Flow of the ``pseudo_label`` stage: round K-1's model labels every training sequence (mapped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow
+
+from flows.runtime import map_as_tasks
+from leod_core.config import load_config
+from tasks.pseudo_label import SequenceJob, label_sequence, write_round_labels
+from tasks.tracking import stage_run
+
+__all__ = ["pseudo_label_flow", "pseudo_label_table"]
+
+
+def pseudo_label_table(cfg, ckpt: Path, dataset: Path, kept: pd.DataFrame, device: str,
+                       split: str = "train") -> tuple[pd.DataFrame, list]:
+    """Map ``label_sequence`` over the sequences of ``split`` (as Prefect tasks of the calling flow) and
+    concatenate in sequence order; returns (table, sequences)."""
+    from leod_core.labels.table import empty_labels, validate_labels
+    from leod_core.layout import list_sequences
+
+    seqs = list_sequences(dataset, split, cfg.camera)
+    names = {s.name for s in seqs}
+    unknown = sorted(set(kept["sequence"].astype(str).unique()) - names) if len(kept) else []
+    if unknown:
+        raise ValueError(f"kept labels name sequences missing from {dataset / split}: {unknown[:3]}")
+    groups = {str(k): v for k, v in kept.groupby("sequence", sort=False)} if len(kept) else {}
+    jobs = [SequenceJob(s, groups.get(s.name, empty_labels())) for s in seqs]
+    parts = map_as_tasks(label_sequence, jobs, name="pseudo-label-sequence", ckpt=str(ckpt), cfg=cfg, device=device)
+    parts = [p for p in parts if len(p)]
+    df = validate_labels(pd.concat(parts, ignore_index=True), "pseudo labels") if parts else empty_labels()
+    return df, seqs
+
+
+@flow(name="pseudo-label", validate_parameters=False)
+def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: list[str] | None = None,
+                      ckpt: str | None = None, out: str | None = None, dataset: str | None = None,
+                      device: str | None = None) -> dict[str, int]:
+    """Pseudo-label the training split for round ``round_idx``: ``labels.parquet`` + ``leod_export/``
+    under ``out`` (default <artifacts>/round_K/labels). Returns box counts per source."""
+    import torch
+
+    from leod_core.labels.table import read_labels
+
+    cfg = load_config(params, overrides)
+    k = round_idx
+    if k < 1:
+        raise ValueError(f"--round must be >= 1 (round 0 uses the sparse GT only), got {k}")
+    ckpt_p = Path(ckpt) if ckpt else cfg.round_dir(k - 1) / "model" / "last.pt"
+    if not ckpt_p.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {ckpt_p}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dataset_p = Path(dataset or cfg.paths.dataset)
+    out_p = Path(out) if out else cfg.round_dir(k) / "labels"
+    kept_path = cfg.round_dir(0) / "labels" / "labels.parquet"
+    with stage_run(cfg, "pseudo_label", k, deps=[str(ckpt_p), str(kept_path), str(dataset_p)]) as run:
+        kept = read_labels(kept_path)
+        df, seqs = pseudo_label_table(cfg, ckpt_p, dataset_p, kept, device)
+        counts = write_round_labels(df, kept, seqs, dataset_p, out_p, cfg)
+        run.log_metrics(counts, step=k, prefix="boxes.")
+    return counts
