@@ -65,6 +65,7 @@ class SequenceSummary:
     duration_s: float
     ego_motion: bool
     seconds: float  # generation wall time
+    cpu_seconds: float  # CPU time of the generating thread (comparable on a busy machine)
 
 
 def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -147,6 +148,8 @@ def _frame_boxes(layers: list[tuple[SceneObject, ObjectLayer]], height: int, wid
         region = occupied[lay.y0:lay.y0 + h, lay.x0:lay.x0 + w]
         visible = mask & ~region
         region |= mask
+        if obj.class_id < 0:  # distractor: occludes, never labelled
+            continue
         n_in, n_vis = int(mask.sum()), int(visible.sum())
         if n_vis == 0 or n_vis < MIN_VISIBLE_FRACTION * n_in:
             continue
@@ -210,7 +213,7 @@ class _Job:
 
 def generate_sequence_files(job: _Job) -> SequenceSummary:
     """Simulate one sequence and write its ``_td.dat`` and ``_bbox.npy`` (each atomically)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     spec = job.spec
     events, boxes, scene = _simulate(spec, sequence_rng(job.seed, spec.split, spec.index))
     write_dat(job.out_dir / f"{spec.name}_td.dat", events, spec.height, spec.width)
@@ -220,7 +223,7 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
     per_class = tuple(int(n) for n in np.bincount(boxes["class_id"], minlength=n_cls)[:n_cls])
     summary = SequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
                               duration_s=spec.preset.duration_s, ego_motion=scene.ego_motion,
-                              seconds=time.perf_counter() - t0)
+                              seconds=time.perf_counter() - t0, cpu_seconds=time.thread_time() - c0)
     log.info("%s: %d events, boxes per class %s, %.1f s", spec.name, len(events), per_class, summary.seconds)
     return summary
 

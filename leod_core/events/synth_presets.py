@@ -18,8 +18,9 @@ class SynthPreset:
     duration_s: float  # length of every sequence
     step_us: int = 2000  # internal render step; event times are interpolated inside it
     objects_per_sequence: tuple[int, int] = (6, 14)  # objects crossing the view during the sequence
-    ped_fraction: float = 0.5  # probability that an object is a pedestrian
-    ego_motion_fraction: float = 0.4  # sequences with camera motion (background translation)
+    ped_fraction: float = 0.4  # probability that an object is a pedestrian (they live longer on screen)
+    distractors_per_sequence: tuple[int, int] = (0, 3)  # unlabelled moving blobs (not every motion is an object)
+    ego_motion_fraction: float = 0.5  # sequences with camera motion (background translation)
     stop_prob: float = 0.4  # probability that an object stops for a while
     stop_duration_s: tuple[float, float] = (0.8, 3.0)
     low_contrast_prob: float = 0.2  # objects whose mean contrast to the background is only 0.08-0.2
@@ -29,7 +30,7 @@ class SynthPreset:
     contrast_mean: float = 0.2  # DVS contrast threshold C ~ N(mean, std) per pixel and polarity
     contrast_std: float = 0.03
     refractory_us: int = 1000
-    noise_rate_hz: tuple[float, float] = (0.05, 0.3)  # background activity per pixel
+    noise_rate_hz: tuple[float, float] = (0.1, 0.5)  # background activity per pixel
     hot_pixels: tuple[int, int] = (0, 4)  # number of hot pixels per sequence
     hot_rate_hz: tuple[float, float] = (20.0, 200.0)
 

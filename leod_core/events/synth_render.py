@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "periodic_noise", "wrap_pad", "sample_shifted", "CarShape", "PedShape", "Sprite", "ObjectLayer", "render_sprite",
-    "blend_sprites", "place_sprite",
+    "periodic_noise", "wrap_pad", "sample_shifted", "CarShape", "PedShape", "BlobShape", "Sprite", "ObjectLayer",
+    "render_sprite", "blend_sprites", "place_sprite",
 ]
 
 
@@ -130,7 +130,7 @@ class PedShape:
 
     def half_extent(self, phase: float = 0.0) -> tuple[float, float]:
         legs = 0.47 * self.h * math.sin(self.swing) + self._limb_r()
-        return max(0.3 * self.w, legs) + 1.5, self.h / 2 + 1.5
+        return max(0.35 * self.w, legs) + 1.5, self.h / 2 + 1.5
 
     def _limb_r(self) -> float:
         return max(0.9, 0.12 * self.w)
@@ -139,7 +139,7 @@ class PedShape:
         w, h = self.w, self.h
         rh = min(0.11 * h, 0.4 * w)
         head = _rrect(u, v, 0.0, -0.5 * h + rh, rh, rh, rh)
-        torso = _rrect(u, v, 0.0, -0.14 * h, 0.3 * w, 0.17 * h, 0.25 * w)
+        torso = _rrect(u, v, 0.0, -0.14 * h, 0.35 * w, 0.17 * h, 0.25 * w)
         a = self.swing * math.sin(phase)
         leg_len, arm_len = 0.47 * h, 0.3 * h
         hip_y, sh_y, r_leg, r_arm = 0.02 * h, -0.27 * h, self._limb_r(), max(0.7, 0.08 * w)
@@ -152,6 +152,23 @@ class PedShape:
         alpha = np.maximum(np.maximum(head, torso), np.maximum(legs, arms))
         delta = self.head_delta * head + self.leg_delta * legs
         return alpha, delta
+
+
+@dataclass(frozen=True)
+class BlobShape:
+    """Unlabelled distractor: a textured ellipse (ball, bag, animal...) moving in any direction."""
+
+    w: float
+    h: float
+
+    def half_extent(self, phase: float = 0.0) -> tuple[float, float]:
+        return self.w / 2 + 1.0, self.h / 2 + 1.0
+
+    def render(self, u: np.ndarray, v: np.ndarray, phase: float) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.w / 2, self.h / 2
+        sd = (np.hypot(u / a, v / b) - 1.0) * min(a, b)  # approximate signed distance of an ellipse
+        alpha = _alpha(sd.astype(np.float32))
+        return alpha, np.zeros_like(alpha)
 
 
 @dataclass(frozen=True)
@@ -177,7 +194,7 @@ class ObjectLayer:
     premult: np.ndarray  # float32 (h', w') alpha * log intensity
 
 
-def render_sprite(shape: CarShape | PedShape, texture: np.ndarray, base: float, phase: float) -> Sprite:
+def render_sprite(shape: CarShape | PedShape | BlobShape, texture: np.ndarray, base: float, phase: float) -> Sprite:
     """Draw an object (articulation ``phase``) centred on an integer grid, texture attached to it."""
     hx, hy = shape.half_extent(phase)
     ox, oy = math.ceil(hx) + 1, math.ceil(hy) + 1

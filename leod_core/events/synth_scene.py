@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from leod_core.events.synth_presets import SynthPreset
-from leod_core.events.synth_render import CarShape, PedShape, periodic_noise
+from leod_core.events.synth_render import BlobShape, CarShape, PedShape, periodic_noise
 
-__all__ = ["SceneObject", "Scene", "sample_scene", "CAR", "PED"]
+__all__ = ["SceneObject", "Scene", "sample_scene", "CAR", "PED", "DISTRACTOR"]
 
 CAR, PED = 0, 1  # class ids of CAMERAS['synth'] ('car', 'ped')
+DISTRACTOR = -1  # moving but unlabelled (it still occludes)
 _BG_CANVAS = (256, 512)  # periodic background canvas (rows, cols): wider, since ego-motion is mostly horizontal
 _OBJ_TEX = (32, 32)
 
@@ -29,8 +30,8 @@ class SceneObject:
     """One object: class, look, and screen trajectory per render step (NaN-free, may be off-screen)."""
 
     obj_id: int
-    class_id: int
-    shape: CarShape | PedShape
+    class_id: int  # CAR, PED or DISTRACTOR
+    shape: CarShape | PedShape | BlobShape
     base: float  # mean log intensity
     texture: np.ndarray  # float32 periodic texture attached to the object
     cx: np.ndarray  # float64 (K+1,) screen centre x per step
@@ -97,11 +98,18 @@ def _speed_factor(rng: np.random.Generator, t: np.ndarray, stop: tuple[float, fl
     return f
 
 
-def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, height: int, width: int,
+def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, kind: int, height: int, width: int,
                    duration: float, step_s: float, n_steps: int, offset_fn, ego_v) -> SceneObject:
-    is_ped = rng.random() < preset.ped_fraction
+    is_ped = kind == PED
     side = rng.choice([-1.0, 1.0])  # screen direction of travel: +1 left -> right
-    if is_ped:
+    if kind == DISTRACTOR:
+        shape = BlobShape(w=rng.uniform(6, 26), h=rng.uniform(6, 26))
+        speed = rng.uniform(10.0, 60.0)
+        heading = rng.uniform(-0.9, 0.9)
+        v_rel = (speed * math.sin(heading), side * speed * math.cos(heading))
+        cy0 = rng.uniform(0.1, 0.9) * height
+        ramp = 0.3
+    elif is_ped:
         shape = PedShape(w=rng.uniform(8, 14), h=rng.uniform(20, 34), swing=rng.uniform(0.3, 0.5),
                          head_delta=rng.uniform(-0.3, 0.3), leg_delta=rng.uniform(-0.4, 0.4))
         speed = rng.uniform(*preset.ped_speed_px_s)
@@ -149,7 +157,7 @@ def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, h
     contrast = rng.uniform(0.08, 0.2) if rng.random() < preset.low_contrast_prob else rng.uniform(0.25, 0.8)
     base = rng.choice([-1.0, 1.0]) * contrast
     depth = cy0 + (shape.h / 2) + rng.normal(0, 2.0)  # lower in the image = closer
-    return SceneObject(obj_id=obj_id, class_id=PED if is_ped else CAR, shape=shape, base=float(base),
+    return SceneObject(obj_id=obj_id, class_id=kind, shape=shape, base=float(base),
                        texture=tex, cx=np.ascontiguousarray(cx[keep]), cy=np.ascontiguousarray(cy[keep]),
                        phase=np.ascontiguousarray(phase[keep]), depth=float(depth))
 
@@ -164,8 +172,11 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, height: int, wid
     offset_fn, ego_v = _ego_offsets(rng, preset, np.zeros(1), ego)
     oy, ox = offset_fn(np.arange(n_steps + 1) * step_s)
     n_obj = int(rng.integers(preset.objects_per_sequence[0], preset.objects_per_sequence[1] + 1))
-    objects = [_sample_object(rng, preset, i, height, width, duration, step_s, n_steps, offset_fn, ego_v)
-               for i in range(n_obj)]
+    kinds = [PED if rng.random() < preset.ped_fraction else CAR for _ in range(n_obj)]
+    kinds += [DISTRACTOR] * int(rng.integers(preset.distractors_per_sequence[0],
+                                             preset.distractors_per_sequence[1] + 1))
+    objects = [_sample_object(rng, preset, i, kind, height, width, duration, step_s, n_steps, offset_fn, ego_v)
+               for i, kind in enumerate(kinds)]
     objects.sort(key=lambda o: o.depth)
     return Scene(height=height, width=width, step_us=preset.step_us, n_steps=n_steps, bg_texture=bg,
                  bg_offset=np.stack([oy, ox], axis=1), ego_motion=ego, objects=tuple(objects))

@@ -132,8 +132,8 @@ def test_stopped_object_is_silent_but_labelled():
     """Static camera, no noise: an object that stops keeps its label but produces (almost) no events in
     its box, while the same object in motion fills its box with events."""
     preset = dataclasses.replace(TINY, duration_s=3.0, ego_motion_fraction=0.0, stop_prob=1.0,
-                                 stop_duration_s=(1.5, 1.5), objects_per_sequence=(1, 1), noise_rate_hz=(0.0, 0.0),
-                                 hot_pixels=(0, 0))
+                                 stop_duration_s=(1.5, 1.5), objects_per_sequence=(1, 1), distractors_per_sequence=(0, 0),
+                                 noise_rate_hz=(0.0, 0.0), hot_pixels=(0, 0))
     spec = SequenceSpec(name="stop", split="train", index=0, preset=preset, height=H, width=W)
     step, checked = preset.step_us, 0
     for seed in range(6):
