@@ -109,27 +109,17 @@ def test_table_wsod_frames_are_leod_frames():
     assert s0 == list(reprs[[2, 6, 10]])
 
 
-def test_cli_writes_kept_and_withheld(tmp_path, capsys):
-    import argparse
-
-    from flows.commands import subsample as cmd
+def test_subsample_task_writes_kept_and_withheld(tmp_path):
+    """The ``leod subsample`` stage's task (run through ``.fn()``: no Prefect server)."""
+    from leod_core.config import SubsampleConfig
     from leod_core.labels.table import read_labels, write_labels
-    from leod_core.layout import labels_full_path
+    from tasks.subsample import subsample_labels
 
-    parser = argparse.ArgumentParser()
-    cmd.add_arguments(parser)
     full = _full_table()
-    write_labels(full, labels_full_path(tmp_path / "ds", "train"))
-    params = tmp_path / "params.yaml"
-    params.write_text("subsample:\n  ratio: 0.25\n")
-    out = tmp_path / "out"
-    args = parser.parse_args(["--params", str(params), "-S", f"paths.dataset={tmp_path / 'ds'}",
-                              "-S", "data.sequence_length=10", "--out", str(out)])
-    assert cmd.run(args) == 0
-    kept, withheld = read_labels(out / "labels.parquet"), read_labels(out / "withheld.parquet")
+    full_path = write_labels(full, tmp_path / "labels_full.parquet")
+    r = subsample_labels.fn(full_path, tmp_path / "out", SubsampleConfig(setting="wsod", ratio=0.25), 10)
+    kept, withheld = read_labels(r.labels), read_labels(r.withheld)
     assert len(kept) + len(withheld) == len(full)
-    assert len(kept) == len(subsample_table(full, "wsod", 0.25, 10)[0])
-    assert "kept" in capsys.readouterr().out
-    args = parser.parse_args(["--params", str(params), "-S", f"paths.dataset={tmp_path / 'missing'}"])
+    assert len(kept) == len(subsample_table(full, "wsod", 0.25, 10)[0]) == r.kept_boxes
     with pytest.raises(FileNotFoundError, match="labels_full"):
-        cmd.run(args)
+        subsample_labels.fn(tmp_path / "missing" / "labels_full.parquet", tmp_path / "o2", SubsampleConfig(), 10)
