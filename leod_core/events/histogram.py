@@ -14,6 +14,7 @@ uint8 value array, which wraps like torch's uint8 accumulation.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 __all__ = ["stacked_histogram", "downsample_2x_nearest_exact", "time_bin_bounds", "accumulate_window"]
 
@@ -52,10 +53,11 @@ def time_bin_bounds(t: np.ndarray, bins: int) -> np.ndarray:
 
 
 def accumulate_window(flat_out: np.ndarray, cell: np.ndarray, bounds: np.ndarray, plane: int,
-                      keep: np.ndarray | None = None) -> None:
-    """Add one hit per event to ``flat_out`` (uint8, wraps at 256) at ``cell + bin * plane``.
+                      count_cutoff: int, keep: np.ndarray | None = None) -> None:
+    """Count one hit per event into zeroed uint8 ``flat_out`` at ``cell + bin * plane``, then clamp.
 
     ``cell`` = x + W*y + bins*H*W*p per event (int64), ``bounds`` from :func:`time_bin_bounds`.
+    Counts wrap at 256 (torch's uint8 accumulation) before being clamped to ``count_cutoff``.
     ``keep`` (bool per event) leaves out events that still count for the window's t0/t1 but not as hits.
     """
     if len(cell) == 0:
@@ -69,6 +71,8 @@ def accumulate_window(flat_out: np.ndarray, cell: np.ndarray, bounds: np.ndarray
         idx = idx[keep]
     # uint8 value array: numpy's fast path of add.at, and the same wrap-around as torch's uint8 put_
     np.add.at(flat_out, idx, np.ones(len(idx), dtype=np.uint8))
+    # in place through a zero-copy torch view: numpy's uint8 minimum is not SIMD-vectorised (~25x slower)
+    torch.from_numpy(flat_out).clamp_(max=count_cutoff)
 
 
 def _check_events(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, height: int, width: int) -> None:
@@ -105,8 +109,7 @@ def stacked_histogram(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray
     if len(t):
         plane = height * width
         cell = x.astype(np.int64) + width * y.astype(np.int64) + (bins * plane) * p.astype(np.int64)
-        accumulate_window(out, cell, time_bin_bounds(t, bins), plane)
-        np.minimum(out, cutoff, out=out)
+        accumulate_window(out, cell, time_bin_bounds(t, bins), plane, cutoff)
     return out.reshape(2 * bins, height, width)
 
 

@@ -68,8 +68,7 @@ def iter_window_histograms(chunks: Iterable[np.ndarray], window_ends_us: np.ndar
             frame = np.zeros(n_cells, dtype=np.uint8)
             if e > s:
                 keep = None if buf_keep is None else buf_keep[s:e]
-                accumulate_window(frame, buf_cell[s:e], time_bin_bounds(buf_t[s:e], bins), plane, keep)
-            np.minimum(frame, cutoff, out=frame)
+                accumulate_window(frame, buf_cell[s:e], time_bin_bounds(buf_t[s:e], bins), plane, cutoff, keep)
             stats.events_per_window.append(e - s)
             yield frame.reshape(2 * bins, out_h, out_w)
         next_win = upto
@@ -83,21 +82,22 @@ def iter_window_histograms(chunks: Iterable[np.ndarray], window_ends_us: np.ndar
         t = np.asarray(chunk["t"], dtype=np.int64)
         if t.min() < 0:
             raise ValueError(f"{source}: negative event timestamps")
-        fixed = np.maximum(np.maximum.accumulate(t), last_t)
-        n_fixed = int(np.count_nonzero(fixed != t))
-        if n_fixed:
+        fixed = t
+        if t[0] < last_t or np.any(t[1:] < t[:-1]):  # the running max is slow: only when needed
+            fixed = np.maximum(np.maximum.accumulate(t), last_t)
             if stats.timestamps_repaired == 0:
                 log.warning("%s: timestamps decrease; raising them to the running maximum (as RVT)", source)
-            stats.timestamps_repaired += n_fixed
+            stats.timestamps_repaired += int(np.count_nonzero(fixed != t))
         last_t = int(fixed[-1])
+        max_x, max_y = int(chunk["x"].max()), int(chunk["y"].max())
+        if max_x >= width or max_y >= height:
+            raise ValueError(f"{source}: events outside the sensor size {height}x{width} "
+                             f"(max x {max_x}, max y {max_y})")
+        if int(chunk["p"].max()) > 1:
+            raise ValueError(f"{source}: event polarity must be 0 or 1")
         x = chunk["x"].astype(np.int64)
         y = chunk["y"].astype(np.int64)
         p = chunk["p"].astype(np.int64)
-        if x.max() >= width or y.max() >= height:
-            raise ValueError(f"{source}: events outside the sensor size {height}x{width} "
-                             f"(max x {int(x.max())}, max y {int(y.max())})")
-        if p.max() > 1:
-            raise ValueError(f"{source}: event polarity must be 0 or 1")
         if downsample_2x:
             cell = (x >> 1) + out_w * (y >> 1) + (bins * plane) * p
             keep_new = ((x & 1) == 1) & ((y & 1) == 1)
