@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 from pathlib import Path
 
 from flows.cli import add_params_arguments
@@ -61,19 +60,3 @@ def _train_rank(args: argparse.Namespace, cfg) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"train round {k} (rank 0): {result.steps} steps, final loss {result.final_loss:.4f} -> {result.weights}")
     return 0
-
-
-
-def _relaunch(args: argparse.Namespace, nproc: int) -> int:
-    """Run this same command under torchrun, one process per device; returns torchrun's exit code."""
-    from leod_core.train.ddp import torchrun_command
-
-    argv = ["train", "--round", str(args.round_idx), "--params", args.params]
-    for over in args.overrides:
-        argv += ["-S", over]
-    for flag in ("labels", "out", "init", "dataset"):
-        if getattr(args, flag):
-            argv += [f"--{flag}", str(getattr(args, flag))]
-    if getattr(args, "verbose", False):
-        argv.insert(0, "-v")
-    return subprocess.call(torchrun_command(nproc, "flows.cli", argv))

@@ -112,7 +112,8 @@ def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, datase
         spec = ModelSpec(cfg.model.preset, cfg.camera.name)
         # each rank draws its own sample sequence (rank 0 = the single-process run)
         loader = build_train_loader(cfg, labels_path, dataset_root, seed=cfg.train.seed + 1009 * info.rank)
-        validator = make_validator(cfg, dataset_root, device) if cfg.train.val_every > 0 else None
+        validator = (make_validator(cfg, dataset_root, device, Path(out_dir) / ".work" / "val")
+                     if cfg.train.val_every > 0 else None)
         fingerprint = {"labels_sha256": _sha256(labels_path),
                        "init_sha256": _sha256(Path(init_weights)) if init_weights is not None else None}
         try:
@@ -133,12 +134,20 @@ def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelS
 
     ``fingerprint``: extra values (e.g. a hash of the label table) that must match for a resume.
     """
-    out_dir = Path(out_dir)
     device = device or pick_device(info)
+    restore_det = _set_determinism(device)
+    try:
+        return _train(cfg, round_idx, model, spec, loader, Path(out_dir), init_weights, callback, validator, info,
+                      device, fingerprint or {})
+    finally:
+        restore_det()
+
+
+def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, loader: Iterable[Any], out_dir: Path,
+           init_weights: str | Path | None, callback: Callback | None, validator: Validator | None,
+           info: ddp.DistInfo, device: torch.device, fingerprint: dict[str, Any]) -> TrainResult:
     peak_lr, total = round_lr_steps(cfg, round_idx)
     settings = loss_settings(cfg, round_idx)
-    restore_det = _set_determinism(device)
-
     model.to(device)
     if device.type == "cuda" and info.distributed:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -148,11 +157,11 @@ def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelS
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, loader=loader,
                        rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=config_to_dict(cfg),
-                       round_idx=round_idx, total=total, fingerprint=dict(fingerprint or {}))
+                       round_idx=round_idx, total=total, fingerprint=dict(fingerprint))
     ckpt_path = out_dir / CKPT_NAME
     start = load_train_state(ckpt_path, state, info)
     if start == 0 and init_weights is not None:
-        model.load_state_dict(load_checkpoint(init_weights)["model"])
+        _init_from(model, Path(init_weights), spec)
         log.info("round %d initialised from %s", round_idx, init_weights)
     ddp.broadcast_module(model)
 
@@ -205,7 +214,6 @@ def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelS
                     state.history.write_csv(out_dir / "loss.csv")
     finally:
         bar.close()
-        restore_det()
     wall = time.perf_counter() - t0
     weights = out_dir / "last.pt"
     if info.is_main:
@@ -217,6 +225,18 @@ def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelS
         with atomic_path(out_dir / "metrics.json") as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result
+
+
+def _init_from(model: nn.Module, path: Path, spec: ModelSpec) -> None:
+    """Load another round's weights; a clear error when they belong to another preset or camera."""
+    ckpt = load_checkpoint(path)
+    if ckpt["spec"] != {"preset": spec.preset, "camera": spec.camera}:
+        raise ValueError(f"{path}: weights of {ckpt['spec']} cannot initialise preset {spec.preset!r} / camera "
+                         f"{spec.camera!r}")
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: weights do not fit the model: {str(exc).splitlines()[0]}") from None
 
 
 def _validate(validator: Validator, model: nn.Module, state: TrainState, out_dir: Path, step: int,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import csv
 
 import pytest
 import torch
 
-from flows.cli import main as leod_main
 from leod_core.config import load_config
 from leod_core.train.checkpoint import load_checkpoint, load_detector
 from leod_core.train.loop import train_round
@@ -46,18 +45,28 @@ def test_train_round_real_model_and_load_detector(dataset, tmp_path) -> None:
         assert len(model.predict(feats, conf_threshold=0.0)) == 1
 
 
-def test_cli_train_defaults_and_errors(dataset, tmp_path, monkeypatch, capsys) -> None:
+def test_validation_writes_best_and_val_ap(tmp_path_factory, tmp_path) -> None:
+    root = tmp_path_factory.mktemp("synth_val")
+    labels = write_tiny_synth_dataset(root, val=True)
+    cfg = load_config(None, TINY + ["train.val_every=2"])
+    res = train_round(cfg, 0, labels, root, tmp_path / "model")
+    assert res.best is not None and res.best_ap is not None and 0.0 <= res.best_ap <= 1.0
+    best = load_checkpoint(res.best)
+    assert best["meta"]["val_ap"] == res.best_ap and best["meta"]["step"] in (2, 3)
+    with open(tmp_path / "model" / "loss.csv") as f:
+        rows = {r["step"]: r for r in csv.DictReader(f)}
+    assert rows["2"]["val_ap"] != "" and rows["3"]["val_ap"] != ""
+
+
+def test_validation_without_val_split_is_skipped(dataset, tmp_path, caplog) -> None:
     root, labels = dataset
-    monkeypatch.chdir(tmp_path)
-    art = tmp_path / "artifacts"
-    (art / "round_0" / "labels").mkdir(parents=True)
-    (art / "round_0" / "labels" / "labels.parquet").write_bytes(labels.read_bytes())
-    sets = [x for s in TINY + [f"paths.dataset={root}", f"paths.artifacts={art}"] for x in ("-S", s)]
-    assert leod_main(["train", "--round", "0", "--params", "none.yaml", *sets]) == 1  # missing params file
-    (tmp_path / "params.yaml").write_text("seed: 0\n")
-    assert leod_main(["train", "--round", "0", *sets]) == 0
-    metrics = json.loads((art / "round_0" / "model" / "metrics.json").read_text())
-    assert metrics["steps"] == 3 and metrics["steps_per_s"] > 0 and "wall_s" in metrics
-    # round 1 with init_from_previous: labels missing -> clear error naming the file
-    assert leod_main(["train", "--round", "1", *sets, "-S", "train.init_from_previous=true"]) == 1
-    assert "round_1/labels/labels.parquet" in capsys.readouterr().err
+    res = train_round(load_config(None, TINY + ["train.val_every=2"]), 0, labels, root, tmp_path / "m")
+    assert res.best is None and "no best.pt" in caplog.text
+
+
+def test_init_from_other_preset_is_a_clear_error(dataset, tmp_path) -> None:
+    root, labels = dataset
+    first = train_round(load_config(None, TINY + ["train.steps=1"]), 0, labels, root, tmp_path / "r0")
+    cfg = load_config(None, TINY + ["model.preset=tiny"])
+    with pytest.raises(ValueError, match="cannot initialise preset 'tiny'"):
+        train_round(cfg, 1, labels, root, tmp_path / "r1", init_weights=first.weights)

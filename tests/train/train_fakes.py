@@ -87,34 +87,45 @@ class FakeLoader:
         return out
 
 
-def write_tiny_synth_dataset(root, n_reprs: tuple[int, ...] = (14, 11), seed: int = 0):
-    """RVT layout at the synth camera's size (120x160): random sparse histograms, a box every 2nd repr.
+def write_tiny_synth_dataset(root, n_reprs: tuple[int, ...] = (14, 11), seed: int = 0, val: bool = False):
+    """RVT layout at the synth camera's size (120x160): random sparse histograms, two boxes every 2nd repr.
 
-    Returns the path of a round-0 style label table (all frames kept, source 'gt').
+    Returns the path of a round-0 style label table of the train split (all frames kept, source 'gt');
+    ``val=True`` adds a one-sequence val split with its ``labels_full.parquet``.
     """
+    from leod_core.labels.table import write_labels
+    from leod_core.layout import labels_full_path
+
+    rng = np.random.default_rng(seed)
+    table = _write_split(root, "train", n_reprs, rng)
+    if val:
+        write_labels(_write_split(root, "val", (12,), rng), labels_full_path(root, "val"))
+    return write_labels(table, root / "labels.parquet")
+
+
+def _write_split(root, split: str, n_reprs: tuple[int, ...], rng: np.random.Generator):
     import pandas as pd
 
     from leod_core.cameras import get_camera
     from leod_core.events.h5_store import write_representations
-    from leod_core.labels.table import validate_labels, write_labels
+    from leod_core.labels.table import validate_labels
     from leod_core.layout import SequencePaths
 
     cam = get_camera("synth")
-    rng = np.random.default_rng(seed)
     rows = []
     for i, n in enumerate(n_reprs):
-        name = f"seq_{i}"
-        paths = SequencePaths(root / "train" / name, cam)
+        name = f"{split}_{i}"
+        paths = SequencePaths(root / split / name, cam)
         paths.repr_dir.mkdir(parents=True)
-        frames = (rng.random((n, 20, *cam.repr_hw)) < 0.05).astype(np.uint8) * rng.integers(1, 5, (n, 20, *cam.repr_hw),
-                                                                                               dtype=np.uint8)
+        shape = (n, 20, *cam.repr_hw)
+        frames = (rng.random(shape) < 0.05).astype(np.uint8) * rng.integers(1, 5, shape, dtype=np.uint8)
         write_representations(paths.repr_h5, list(frames), cam.repr_hw)
         np.save(paths.repr_timestamps, (np.arange(n, dtype=np.int64) + 1) * 50_000)
         label_reprs = np.arange(2, n, 2)
         np.save(paths.objframe_idx_2_repr_idx, label_reprs.astype(np.int64))
         for r in label_reprs:
             for k in range(2):
-                rows.append(dict(sequence=name, frame_idx=int(r), t=int(r) * 50_000, x=10.0 + 30 * k + r,
+                rows.append(dict(sequence=name, frame_idx=int(r), t=int(r) * 50_000 + 600_000, x=10.0 + 30 * k + r,
                                  y=20.0 + 10 * k, w=24.0, h=18.0, class_id=k, class_confidence=1.0, objectness=1.0,
                                  is_gt=True, track_id=-1, source="gt"))
-    return write_labels(validate_labels(pd.DataFrame(rows)), root / "labels.parquet")
+    return validate_labels(pd.DataFrame(rows))
