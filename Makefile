@@ -17,8 +17,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
 
+# The whole default pipeline: rounds.yaml from params.yaml, the DVC remote, then `dvc repro` with one
+# local Prefect server for all stages (flows/server.py: ~1-2 s per stage instead of ~8 s ephemeral).
+TOOLS_PATH := PATH="$(abspath $(BIN)):$$PATH"
+
 run: install
-	$(BIN)/leod run-pipeline
+	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_rounds
+	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_remote
+	$(TOOLS_PATH) $(BIN)/python -m flows.server -- $(BIN)/dvc repro
+
+# The real pipeline (dvc repro, all stages, 1 round) on the micro config in a temporary copy of the repo.
+smoke: install
+	$(TOOLS_PATH) $(BIN)/python -m flows.smoke
+
+# Prefect server (UI + scheduler, for `leod serve` deployments) and the MLflow UI, on 127.0.0.1.
+# Ports: PREFECT_PORT / MLFLOW_PORT, else orchestration.prefect_port / mlflow.port from params.yaml.
+ui: install
+	@pport=$${PREFECT_PORT:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().orchestration.prefect_port)")}; \
+	mport=$${MLFLOW_PORT:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().mlflow.port)")}; \
+	store=$${MLFLOW_TRACKING_URI:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().mlflow.tracking_uri)")}; \
+	$(BIN)/python -m flows.server --port $$pport --ui --services & spid=$$!; \
+	trap "kill $$spid 2>/dev/null" EXIT INT TERM; \
+	if $(BIN)/python -c "import flask" 2>/dev/null; then \
+	  echo "MLflow UI at http://127.0.0.1:$$mport ($$store)"; \
+	  $(BIN)/mlflow ui --host 127.0.0.1 --port $$mport --backend-store-uri $$store; \
+	else \
+	  echo "MLflow UI: mlflow-skinny has no UI server; install it with:"; \
+	  echo "  $(BIN)/pip install \"mlflow==$$($(BIN)/python -c 'import mlflow; print(mlflow.__version__)')\""; \
+	  wait $$spid; \
+	fi
+
+# Label-ratio x seed study (dvc exp queue; see flows/commands/study.py).
+study: install
+	$(TOOLS_PATH) $(BIN)/leod study
 
 test: install
 	$(BIN)/python -m pytest

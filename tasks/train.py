@@ -8,6 +8,7 @@ killed ``dvc repro``. Only the finished files are published into the output fold
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import shutil
 import subprocess
@@ -68,6 +69,12 @@ def publish_model(work_dir: Path, out_dir: Path) -> Path:
         for name in PUBLISHED_FILES:
             if (work_dir / name).is_file():
                 shutil.copy2(work_dir / name, tmp / name)
+        summary = tmp / "metrics.json"
+        if summary.is_file():  # the trainer wrote work-folder paths; name the published files instead
+            data = json.loads(summary.read_text())
+            data["weights"] = str(out_dir / "last.pt")
+            data["best"] = str(out_dir / "best.pt") if data.get("best") else None
+            summary.write_text(json.dumps(data, indent=2) + "\n")
     shutil.rmtree(work_dir, ignore_errors=True)
     return out_dir / "last.pt"
 
