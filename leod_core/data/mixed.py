@@ -16,7 +16,7 @@ import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -150,17 +150,26 @@ def _identity(x: Any) -> Any:
     return x
 
 
+WITHHELD_NAME = "withheld.parquet"  # written beside round 0's labels.parquet by ``leod subsample``
+
+
 def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: str | Path,
-                       withheld_path: str | Path | None = None, sparse: bool | None = None,
+                       withheld_path: str | Path | None | Literal["auto"] = "auto", sparse: bool | None = None,
                        seed: int | None = None, reader_factory: ReaderFactory | None = None,
                        ev_dtype: torch.dtype = torch.float32) -> MixedLoader:
     """The mixed loader of a training round from ``params`` and a label table (train split).
 
+    ``withheld_path``: the GT of dropped frames; it tells the loaders where every label frame is, as
+    LEOD's loaders know (random-access items and the stream start count all GT frames). ``"auto"``
+    uses ``withheld.parquet`` beside ``labels_path`` when it exists (round 0), else none.
     ``sparse`` (whole-sequence streams, LEOD's WSOD mode) defaults to: WSOD with ratio < 1 and a table
     holding ground truth only (round 0). Pseudo-label rounds stream LEOD's label ranges.
     """
     from leod_core.labels.table import read_labels
 
+    if withheld_path == "auto":
+        beside = Path(labels_path).parent / WITHHELD_NAME
+        withheld_path = beside if beside.is_file() and beside != Path(labels_path) else None
     kept = read_labels(labels_path)
     withheld = read_labels(withheld_path) if withheld_path is not None else None
     if sparse is None:

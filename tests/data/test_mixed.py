@@ -126,6 +126,13 @@ def test_build_train_loader_from_config(tiny_dataset, tiny_camera, tmp_path, mon
     loader = build_train_loader(cfg, kp, root, withheld_path=wp)
     assert (loader.bs_stream, loader.bs_random) == (2, 2)
     assert [(u.start, u.stop) for u in loader.stream.units] == [(0, 30), (0, 24), (0, 17)]  # WSOD: sparse
+    assert len(loader.random) == 13 + 10 + 6  # items = every GT label frame with 5 reprs of history
+    # withheld.parquet beside labels.parquet is found automatically; without it only kept frames are known
+    auto = build_train_loader(cfg, kp, root)
+    assert len(auto.random) == len(loader.random) and auto.stream.units == loader.stream.units
+    wp.unlink()
+    alone = build_train_loader(cfg, kp, root)
+    assert len(alone.random) == len(kept.groupby(["sequence", "frame_idx"]))
     batch = next(iter(loader))
     assert batch.ev.shape == (6, 4, 20, 32, 64)
     dense = build_train_loader(cfg, kp, root, sparse=False)
