@@ -100,19 +100,19 @@ def _read_chunk(o: _Open, k: int, seq_len: int, reverse: bool) -> np.ndarray:
     return o.reader.read(lo, hi)[::-1, ::-1]  # time reversed + channel flip (bins reversed, ON/OFF swapped)
 
 
-def _to_input(chunks: list[np.ndarray], rows: list[tuple[int, View]], seq_len: int,
-              input_hw: tuple[int, int]) -> torch.Tensor:
-    """(L, B, C, Hp, Wp) float32, zero padded bottom/right and in time."""
+def _step_input(chunks: list[np.ndarray], rows: list[tuple[int, View]], t: int,
+                input_hw: tuple[int, int]) -> torch.Tensor:
+    """Step ``t`` of the chunk for every row: (B, C, Hp, Wp) float32, zero padded bottom/right; rows
+    whose stream has ended get zeros. Built per step, so a batch of rows never holds L x B frames."""
     c = next((ch.shape[1] for ch in chunks if ch.ndim == 4), 20)
-    x = np.zeros((seq_len, len(rows), c, *input_hw), np.float32)
+    x = np.zeros((len(rows), c, *input_hw), np.float32)
     for b, (i, view) in enumerate(rows):
         ch = chunks[2 * i + int(view.tflip)]
-        if ch.ndim != 4 or len(ch) == 0:
+        if ch.ndim != 4 or t >= len(ch):
             continue
-        if view.hflip:
-            ch = ch[..., ::-1]
-        h, w = ch.shape[-2:]
-        x[: len(ch), b, :, :h, :w] = ch
+        frame = ch[t, :, :, ::-1] if view.hflip else ch[t]
+        h, w = frame.shape[-2:]
+        x[b, :, :h, :w] = frame
     return torch.from_numpy(x)
 
 
@@ -140,12 +140,12 @@ def _run_group(model: Any, group: list[_Open], views: Sequence[View], camera: Ca
         for o in group:  # slots 2i (forward) and 2i+1 (reversed)
             chunks += [_read_chunk(o, k, seq_len, rev) if rev in need_dir else np.zeros((0,), np.uint8)
                        for rev in (False, True)]
-        x = _to_input(chunks, rows, seq_len, camera.input_hw).to(device)
         for t in range(seq_len):
             step = k * seq_len + t
             if all(step >= o.steps for o in group):
                 break
-            features, states = model.forward_backbone(x[t], states)
+            x = _step_input(chunks, rows, t, camera.input_hw).to(device)
+            features, states = model.forward_backbone(x, states)
             want, frames = [], []
             for b, (i, view) in enumerate(rows):
                 frame = _frame_of(step, group[i], view.tflip, camera.tflip_offset)
