@@ -1,0 +1,177 @@
+"""Model benchmarks (prints numbers; not run by pytest).
+
+1. Streaming inference latency per frame (batch 1, LSTM states carried) of each preset at Gen1 input
+   256x320 on this CPU; with ``--rvt-root`` (a checkout of uzh-rpg/RVT) RVT's own ``YoloXDetector`` is
+   built with the same weights and timed in the same run (interleaved), and the outputs are compared.
+Times are CPU seconds of this process (``time.process_time``): on a shared machine they stay close to
+what an idle core would give, unlike wall time. Keep ``--threads 1`` there: oversubscribed OpenMP threads
+spin and slow down by an order of magnitude.
+
+2. One ``nano`` training step on the synthetic camera (128x160, batch 8 x L 5, AdamW): time and peak RSS.
+
+RVT's model code imports ``einops`` and ``torchvision`` only for things the forward pass does not use;
+when they are missing, inert stand-ins are put in ``sys.modules`` of this process (never installed).
+
+    .venv/bin/python bench/bench_model.py --rvt-root /tmp/rvt --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from leod_core.cameras import get_camera
+from leod_core.model.presets import PRESETS, build_detector
+
+RVT_WIDTHS = {"tiny": (32, 32, 0.33), "small": (48, 24, 0.33), "base": (64, 32, 0.67)}
+
+
+def _inert(module: str):
+    """Module-level __getattr__ handing out functions that raise when called (never at import)."""
+    def getattr_(attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+
+        def unavailable(*_a, **_k):
+            raise NotImplementedError(f"{module}.{attr} is a benchmark stand-in")
+        return unavailable
+    return getattr_
+
+
+def _stub_missing(names: list[str]) -> None:
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError:
+            mod = types.ModuleType(name)
+            mod.__getattr__ = _inert(name)
+            sys.modules[name] = mod
+            if name == "torchvision":
+                ops = types.ModuleType("torchvision.ops")
+                ops.__getattr__ = _inert("torchvision.ops")
+                sys.modules["torchvision.ops"] = ops
+                mod.ops = ops
+
+
+def build_rvt_model(rvt_root: Path, preset: str, input_hw: tuple[int, int], num_classes: int) -> torch.nn.Module:
+    """RVT's YoloXDetector from its own config files (Gen1 partition split 1)."""
+    from omegaconf import OmegaConf
+
+    _stub_missing(["einops", "torchvision"])
+    sys.path.insert(0, str(rvt_root))
+    from models.detection.yolox_extension.models.detector import YoloXDetector  # type: ignore
+
+    cfg = OmegaConf.load(rvt_root / "config/model/maxvit_yolox/default.yaml").model
+    embed, dim_head, depth = RVT_WIDTHS[preset]
+    cfg.backbone.embed_dim = embed
+    cfg.backbone.stage.attention.dim_head = dim_head
+    cfg.fpn.depth = depth
+    cfg.backbone.partition_split_32 = 1
+    cfg.backbone.stage.attention.partition_size = [x // 32 for x in input_hw]
+    cfg.head.num_classes = num_classes
+    for part in (cfg.backbone, cfg.fpn, cfg.head):
+        del part["compile"]
+    return YoloXDetector(cfg)
+
+
+def bench_inference(preset: str, rvt_root: Path | None, frames: int) -> None:
+    cam = get_camera("gen1")
+    ours = build_detector(preset, cam).eval()
+    theirs = None
+    if rvt_root is not None:
+        theirs = build_rvt_model(rvt_root, preset, cam.input_hw, cam.num_classes).eval()
+        ours.load_state_dict(theirs.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randint(0, 11, (1, 20, *cam.input_hw), generator=g).float() for _ in range(4)]
+    times: dict[str, list[float]] = {"ours": [], "rvt": []}  # CPU seconds of this process per frame
+    s_ours = s_rvt = None
+    max_prob, max_box = 0.0, 0.0
+    with torch.inference_mode():
+        for i in range(frames):
+            t0 = time.process_time()
+            f, s_ours = ours.forward_backbone(xs[i % 4], s_ours)
+            out = ours.forward_detect(f)
+            times["ours"].append(time.process_time() - t0)
+            if theirs is not None:
+                t0 = time.process_time()
+                f2, s_rvt = theirs.forward_backbone(xs[i % 4], s_rvt)
+                ref, _ = theirs.forward_detect(f2)
+                times["rvt"].append(time.process_time() - t0)
+                max_prob = max(max_prob, (out.preds[..., 4:].sigmoid() - ref[..., 4:]).abs().max().item())
+                max_box = max(max_box, ((out.preds[..., :4] - ref[..., :4]).abs()
+                                        / ref[..., :4].abs().clamp(min=1)).max().item())
+    n_params = sum(p.numel() for p in ours.parameters())
+    ours_ms = statistics.median(times["ours"][2:]) * 1e3
+    line = f"{preset:6s} params {n_params:>9d}  ours {ours_ms:7.1f} CPU-ms/frame"
+    if theirs is not None:
+        rvt_ms = statistics.median(times["rvt"][2:]) * 1e3
+        line += (f"  RVT {rvt_ms:7.1f} CPU-ms/frame  ratio {ours_ms / rvt_ms:.2f}  "
+                 f"max |dprob| {max_prob:.1e}  max rel |dbox| {max_box:.1e}")
+    print(line, flush=True)
+
+
+def bench_train_step(preset: str, steps: int, batch: int, seq_len: int, labelled: str) -> None:
+    cam = get_camera("synth")
+    model = build_detector(preset, cam).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
+    rng = np.random.default_rng(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 6, (seq_len, batch, 20, *cam.input_hw), generator=g).float()
+    pairs = ([(seq_len - 1, b) for b in range(batch)] if labelled == "last"
+             else [(t, b) for t in range(seq_len) for b in range(batch)])
+    targets = []
+    for _ in pairs:
+        k = int(rng.integers(1, 5))
+        xy, wh = rng.uniform(0, 110, (k, 2)), rng.uniform(8, 40, (k, 2))
+        targets.append(np.concatenate([xy, wh, rng.integers(0, 2, (k, 1)), np.ones((k, 2))], 1).astype(np.float32))
+    times, cpu_times = [], []
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        states, feats = None, []
+        for t in range(seq_len):
+            f, states = model.forward_backbone(x[t], states)
+            feats.append(f)
+        loss, _ = model.loss(model.gather_features(feats, pairs), targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"train step {preset} ({n_params} params) B {batch} x L {seq_len} at {cam.input_hw[0]}x{cam.input_hw[1]}, "
+          f"labelled={labelled}: wall median {statistics.median(times[1:]):.3f} s (min {min(times[1:]):.3f}), "
+          f"CPU time median {statistics.median(cpu_times[1:]):.3f} s, "
+          f"peak RSS {peak_mb:.0f} MB (+{(peak_mb - rss0 / 1024):.0f} MB)", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rvt-root", type=Path, default=None, help="checkout of uzh-rpg/RVT to compare with")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--presets", nargs="*", default=["tiny", "small", "base"], choices=list(PRESETS))
+    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--train-preset", default="nano", choices=list(PRESETS))
+    ap.add_argument("--train-steps", type=int, default=4)
+    ap.add_argument("--train-threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), Gen1 input 256x320, batch 1, streaming")
+    for preset in args.presets:
+        bench_inference(preset, args.rvt_root, args.frames)
+    torch.set_num_threads(args.train_threads)
+    for labelled in ("last", "all"):
+        bench_train_step(args.train_preset, args.train_steps, 8, 5, labelled)
+
+
+if __name__ == "__main__":
+    main()
