@@ -39,9 +39,7 @@ def _load_model(ckpt: str, device: str, mtime_ns: int) -> Any:
     # keyed by mtime too: a new checkpoint at the same path is loaded again
     from leod_core.train.checkpoint import load_detector
 
-    model = load_detector(ckpt, map_location=device)
-    model.eval()
-    return model
+    return load_detector(ckpt, map_location=device)  # already in eval mode
 
 
 def label_sequence(job: SequenceJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:

@@ -57,8 +57,9 @@ def iou_cxcywh_class(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     bx2, by2 = b[None, :, 0] + b[None, :, 2] / 2, b[None, :, 1] + b[None, :, 3] / 2
     inter = np.maximum(0.0, np.minimum(ax2, bx2) - np.maximum(ax1, bx1)) * \
         np.maximum(0.0, np.minimum(ay2, by2) - np.maximum(ay1, by1))
-    with np.errstate(invalid="ignore", divide="ignore"):  # zero-area pairs give NaN, as in LEOD
-        iou = inter / (a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter)
+    union = a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter
+    iou = np.full(inter.shape, np.nan)  # zero-area pairs stay NaN, as LEOD's 0 / 0
+    np.divide(inter, union, out=iou, where=union != 0)
     iou[a[:, None, 4] != b[None, :, 4]] = 0.0
     return iou
 
@@ -108,6 +109,8 @@ class LinearTracker:
         self._step = 0
 
     def _retire(self, mask: np.ndarray, done: bool) -> None:
+        if not mask.any():
+            return
         for i in np.flatnonzero(mask):
             self._final[int(self._id[i])] = (done, int(self._hits[i]), bool(self._gt[i]), int(self._last_match[i]))
         keep = ~mask
@@ -122,14 +125,18 @@ class LinearTracker:
         if not iou.max() > 0:  # LEOD skips matching when nothing overlaps
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         order = np.argsort(-self._conf, kind="stable")
-        used = np.zeros(len(dets), bool)
+        best = iou.argmax(axis=1)
+        ok = iou[np.arange(len(pred)), best] >= self.iou_threshold
+        if not ok.any() or np.bincount(best[ok]).max() == 1:  # no two tracks want one detection: greedy = best
+            rows = order[ok[order]]
+            return rows, best[rows]
         rows, cols = [], []
-        for i in order:
-            cand = np.where(used, -np.inf, iou[i])
-            j = int(np.argmax(cand))
-            if not cand[j] >= self.iou_threshold:
+        for i in order:  # conflicts: LEOD's sequential greedy, taken detections masked out
+            row = iou[i]
+            j = int(row.argmax())
+            if not row[j] >= self.iou_threshold:
                 continue
-            used[j] = True
+            iou[:, j] = -np.inf
             rows.append(i)
             cols.append(j)
         return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
