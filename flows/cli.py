@@ -12,7 +12,6 @@ import importlib
 import logging
 import sys
 
-from leod_core.config import ConfigError
 
 __all__ = ["main", "COMMANDS"]
 
@@ -70,11 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     if args._module is None:
         print(f"leod {args.command}: not available in this build", file=sys.stderr)
         return 2
+    from flows.runtime import BAD_INPUT_ERRORS, StepFailed
+
     try:
         return int(args._module.run(args) or 0)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
-        # bad input: one clear line, non-zero exit (tracebacks only with -v)
-        if args.verbose:
+    except (*BAD_INPUT_ERRORS, StepFailed) as exc:
+        # bad input: one clear line, non-zero exit (tracebacks only with -v); other failures keep theirs
+        if args.verbose or (isinstance(exc, StepFailed) and not exc.bad_input):
             raise
         print(f"leod {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -13,10 +13,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from leod_core.config import OrchestrationConfig
+from leod_core.config import ConfigError, OrchestrationConfig
 from tasks.policies import retry_on_io_error
 
-__all__ = ["prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
+#: errors that mean the user's input or parameters are wrong: reported as one line, never retried
+BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError)
+
+
+class StepFailed(RuntimeError):
+    """A mapped step failed for some items; the message names each failing item and its error.
+    ``bad_input`` is true when every failure is a bad-input error (the CLI then prints one line)."""
+
+    def __init__(self, message: str, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
+
+__all__ = ["StepFailed", "BAD_INPUT_ERRORS", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
            "api_url", "run_flow"]
 
 log = logging.getLogger(__name__)
@@ -130,6 +142,7 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
     results: list[R] = []
     failed: list[str] = []
     first_exc: BaseException | None = None
+    failed_excs: list[BaseException] = []
     for item_name, fut in zip(names, futures):
         try:
             results.append(fut.result())
@@ -137,9 +150,10 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
             log.error("%s failed for %s: %s", name, item_name, exc)
             failed.append(f"{item_name} ({type(exc).__name__}: {exc})")
             first_exc = first_exc or exc
+            failed_excs.append(exc)
     if failed:
-        raise RuntimeError(f"step {name} failed for {len(failed)}/{len(items)} item(s): "
-                           + "; ".join(failed)) from first_exc
+        raise StepFailed(f"step {name} failed for {len(failed)}/{len(items)} item(s): " + "; ".join(failed),
+                         bad_input=all(isinstance(e, BAD_INPUT_ERRORS) for e in failed_excs)) from first_exc
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="leod-prefect-home-")
     os.environ.pop("PREFECT_API_URL", None)  # never report test runs to a user's server
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's temporary server logs its shutdown from an atexit hook, after pytest has closed the captured
+    # stream: without this, a "--- Logging error ---" traceback follows pytest's summary line.
+    logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")

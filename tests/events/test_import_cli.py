@@ -33,8 +33,6 @@ def test_cli_import_and_stats(tmp_path, capsys):
     assert "train" in out and "2 sequences" in out
 
 
-@pytest.mark.xfail(reason="since the Prefect wrapping (a5744b8) a failing sequence surfaces as RuntimeError, which "
-                          "flows/cli.py does not turn into a one-line error", strict=False)
 def test_cli_bad_input_one_line_nonzero(tmp_path, capsys):
     _raw(tmp_path / "raw", n_seq=1)
     dat = tmp_path / "raw" / "train" / "s0_td.dat"
