@@ -15,10 +15,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _guess_camera(root: Path) -> str:
-    from leod_core.cameras import get_camera
+    """The camera whose representation file name and size match the first sequence found.
 
-    ds2 = get_camera("gen4").repr_h5_name
-    return "gen4" if any(root.glob(f"*/*/event_representations_v2/*/{ds2}")) else "gen1"
+    Names alone cannot tell gen1 from synth (both full-resolution ``event_representations.h5``),
+    so the stored (H, W) decides; unknown sizes fall back to gen1/gen4 by file name.
+    """
+    from leod_core.cameras import CAMERAS
+    from leod_core.events.h5_store import ReprReader
+
+    for h5 in sorted(root.glob("*/*/event_representations_v2/*/*.h5")):
+        with ReprReader(h5) as reader:
+            hw = reader.hw
+        for name, spec in CAMERAS.items():
+            if h5.name == spec.repr_h5_name and hw == spec.repr_hw:
+                return name
+        return "gen4" if h5.name == CAMERAS["gen4"].repr_h5_name else "gen1"
+    return "gen1"
 
 
 def run(args: argparse.Namespace) -> int:
