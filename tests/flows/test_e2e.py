@@ -1,0 +1,122 @@
+"""End to end: the real ``dvc repro`` of every stage (1 round, micro config) in a temporary copy of the repo.
+
+One test on purpose: the pipeline run is the expensive part (~1.5 min on 2 cores) and every check below
+reads its results. It reuses ``make smoke``'s helpers (flows/smoke.py) and one shared Prefect server.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.self_train import stage_order
+from flows.server import prefect_server
+from flows.smoke import MICRO_OVERRIDES, apply_overrides, check_outputs, make_repo_copy, repro, stage_env
+from leod_core.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+DVC = str(Path(sys.executable).parent / "dvc")
+ROUND0 = ["synth", "import", "subsample", "pretrain", "evaluate@0"]
+DOWNSTREAM_OF_PSEUDO_1 = ["pseudo_label@1", "pseudo_quality@1", "train@1", "evaluate@1", "report"]
+
+
+def _dvc(repo: Path, env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([DVC, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+def _metric_files(show_json: dict) -> dict[str, dict]:
+    """``dvc metrics show --json`` -> {path: metrics} of the workspace (DVC nests per revision/file)."""
+    files = next(iter(show_json.values()))["data"]
+    return {path: entry["data"] for path, entry in files.items()}
+
+
+def _check_mlflow(repo: Path, uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(exp_ids)
+    by_name = {}
+    for r in runs:
+        tags = r.data.tags
+        assert "stage" in tags and "git_commit" in tags, f"run {r.info.run_id} lacks tags: {sorted(tags)}"
+        assert r.info.status == "FINISHED", f"{tags.get('mlflow.runName')}: {r.info.status}"
+        by_name[tags["stage"] if "round" not in tags else f"{tags['stage']}@{tags['round']}"] = r
+    # DVC's stage names -> the run's (stage, round) tags: round 0's training is stage "train", round "0"
+    expected = {"synth", "import", "subsample@0", "train@0", "evaluate@0", "pseudo_label@1", "pseudo_quality@1",
+                "train@1", "evaluate@1", "report"}
+    assert expected <= set(by_name), f"MLflow runs missing: {sorted(expected - set(by_name))}"
+    for k in (0, 1):
+        run = by_name[f"evaluate@{k}"]
+        assert 0.0 <= run.data.metrics["AP"] <= 1.0
+        assert any(t.startswith("dvc.") for t in run.data.tags), "evaluate run has no DVC data-hash tags"
+    assert "loss" in by_name["train@0"].data.metrics
+    assert client.get_metric_history(by_name["train@0"].info.run_id, "loss"), "no per-step loss history"
+
+
+def test_dvc_repro_micro_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    repo = make_repo_copy(REPO, tmp_path / "repo")
+    apply_overrides(repo, MICRO_OVERRIDES)
+    env = stage_env(repo)
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    env["MLFLOW_TRACKING_URI"] = uri  # never the user's store, whatever the shell exports
+    monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])  # the server's database lives in the copy
+    with prefect_server(0) as url:  # port 0: a free port, never a user's server on 4200
+        env["PREFECT_API_URL"] = url
+        first = repro(repo, env, timeout_s=400)
+        assert first.returncode == 0, first.output[-4000:]
+        # every stage ran, each once, upstream before downstream
+        order = stage_order(1)
+        assert sorted(first.ran) == sorted(order), first.ran
+        assert [s for s in first.ran if s in ROUND0[:4]] == ROUND0[:4]
+        assert first.ran.index("pretrain") < first.ran.index("pseudo_label@1") < first.ran.index("train@1")
+        assert first.ran[-1] == "report"
+
+        assert check_outputs(repo) == []
+        art = repo / "artifacts"
+        quality = json.loads((art / "round_1/quality/quality.json").read_text())
+        assert quality["counts"]["gt"] > 0 and quality["overall"]["num_gt"] > 0
+        with open(art / "report/rounds.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [int(r["round"]) for r in rows] == [0, 1]
+        assert all(0.0 <= float(r["AP"]) <= 1.0 for r in rows)
+
+        # `dvc metrics show`: every metrics file of dvc.yaml, mAP sane per round
+        metrics = _metric_files(json.loads(_dvc(repo, env, "metrics", "show", "--json")))
+        for k in (0, 1):
+            ap = metrics[f"artifacts/round_{k}/eval/metrics.json"]["AP"]
+            assert 0.0 <= ap <= 1.0
+            assert math.isfinite(metrics[f"artifacts/round_{k}/model/metrics.json"]["final_loss"])
+        assert "overall" in metrics["artifacts/round_1/quality/quality.json"]
+        _dvc(repo, env, "plots", "show", "-o", str(tmp_path / "plots"))
+        assert (tmp_path / "plots" / "index.html").is_file()
+
+        _check_mlflow(repo, uri)
+
+        second = repro(repo, env, timeout_s=120)
+        assert second.returncode == 0 and second.ran == [], second.output[-2000:]
+
+        # a tracker parameter: only round 1's pseudo-labelling and what depends on it is stale
+        key = "pseudo.tracker.min_track_len"
+        old = load_config(repo / "params.yaml").pseudo.tracker.min_track_len
+        apply_overrides(repo, [f"{key}={old + 1}"])
+        diff = json.loads(_dvc(repo, env, "params", "diff", "--json"))
+        assert {k: diff["params.yaml"][key][k] for k in ("old", "new")} == {"old": old, "new": old + 1}
+        status = json.loads(_dvc(repo, env, "status", "--json"))
+        assert set(status) == {"pseudo_label@1"}, status
+        dry = repro(repo, env, "--dry", "--force-downstream", timeout_s=120)
+        assert dry.returncode == 0 and dry.ran == DOWNSTREAM_OF_PSEUDO_1, dry.output[-2000:]
+        third = repro(repo, env, timeout_s=300)
+        assert third.returncode == 0, third.output[-4000:]
+        # DVC stops where an output comes out byte-identical, so the tail of the chain may be skipped
+        assert third.ran and third.ran[0] == "pseudo_label@1", third.ran
+        assert set(third.ran) <= set(DOWNSTREAM_OF_PSEUDO_1), third.ran
+        assert json.loads(_dvc(repo, env, "status", "--json")) == {}
