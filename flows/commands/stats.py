@@ -9,7 +9,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset root in RVT layout")
     parser.add_argument("--camera", choices=["gen1", "gen4", "synth"], default=None,
-                        help="camera (class names, repr file); default: guessed from the repr file names")
+                        help="camera (class names, repr file); default: guessed from the repr file name and size")
     parser.add_argument("--density-samples", type=int, default=3,
                         help="reprs read per sequence to estimate the fraction of non-zero cells (0: skip)")
 
