@@ -47,7 +47,8 @@ ui: install
 	  wait $$spid; \
 	fi
 
-# Label-ratio x seed study (dvc exp queue; see flows/commands/study.py).
+# Label-ratio x seed study + ablations: one resumable Prefect flow (flows/study.py); `leod study --dry-run`
+# lists the runs and projects the time.
 study: install
 	$(TOOLS_PATH) $(BIN)/leod study
 

@@ -19,7 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 from leod_core.cameras import CAMERAS, CameraSpec, get_camera
 
 __all__ = [
-    "ConfigError", "Setting", "TargetMode", "LeodConfig", "load_config", "config_to_dict",
+    "ConfigError", "Setting", "TargetMode", "LeodConfig", "StudyConfig", "STUDY_ABLATIONS", "load_config",
+    "config_to_dict",
 ]
 
 
@@ -51,7 +52,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    preset: str = "default"  # default | micro
+    preset: str = "default"  # default | small | micro
     seed: int = 0
 
 
@@ -172,6 +173,36 @@ class DvcConfig:
     remote_url: str = "../leod-dvc-remote"
 
 
+#: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
+#: None of them changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which
+#: is why an ablation run shares round 0 with the plain run of the same setting, ratio and seed.
+STUDY_ABLATIONS: dict[str, tuple[str, ...]] = {
+    "no_tta": ("pseudo.tta.hflip=false", "pseudo.tta.tflip=false"),
+    "no_tracking": ("pseudo.tracker.enable=false",),
+    "no_inpaint": ("pseudo.tracker.inpaint=false",),
+    "soft": ("loss.target_mode=soft",),
+}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """``leod study``: label ratio x seed grid + ablations on a smaller dataset, fewer steps."""
+
+    synth_preset: str = "small"  # the study's own synthetic dataset (under <study>/data)
+    dataset: str = ""  # a preprocessed dataset to study instead (RVT layout); empty = synthesise
+    steps: int = 200  # train.steps of every study run (round 0)
+    steps_self_train: int = 200  # train.steps_self_train (rounds >= 1)
+    rounds: int = 2  # self-training rounds after round 0
+    seeds: tuple[int, ...] = (0, 1, 2)  # label split offset (and train.seed) per repetition
+    wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
+    ssod_ratios: tuple[float, ...] = (0.05, 0.1)
+    full_labels: bool = True  # one fully supervised run per seed (the "full labels" column)
+    ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft")  # see STUDY_ABLATIONS
+    ablation_ratio: float = 0.0  # WSOD ratio of the ablations; 0 = subsample.ratio
+    ablation_rounds: int = 1  # self-training rounds of each ablation run
+    overrides: tuple[str, ...] = ()  # extra key=value applied to every study run
+
+
 @dataclass(frozen=True)
 class LeodConfig:
     rounds: int = 1
@@ -189,6 +220,7 @@ class LeodConfig:
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     dvc: DvcConfig = field(default_factory=DvcConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
 
     @property
     def camera(self) -> CameraSpec:
@@ -212,7 +244,7 @@ class LeodConfig:
 
 # ----------------------------------------------------------------------------------------------- checks
 _PRESETS = ("nano", "tiny", "small", "base")
-_SYNTH_PRESETS = ("default", "micro")
+_SYNTH_PRESETS = ("default", "small", "micro")
 _RUNNERS = ("sequential", "thread", "dask")
 _SPLITS = ("val", "test")
 
@@ -274,6 +306,21 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("orchestration.max_workers", lambda v: v >= 1, "an integer >= 1"),
     ("orchestration.prefect_port", lambda v: 1 <= v <= 65535, "a TCP port"),
     ("mlflow.port", lambda v: 1 <= v <= 65535, "a TCP port"),
+    ("study.synth_preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
+    ("study.steps", lambda v: v >= 1, "an integer >= 1"),
+    ("study.steps_self_train", lambda v: v >= 1, "an integer >= 1"),
+    ("study.rounds", lambda v: v >= 0, "an integer >= 0"),
+    ("study.seeds", lambda v: len(v) >= 1 and len(set(v)) == len(v) and all(x >= 0 for x in v),
+     "a non-empty list of distinct integers >= 0"),
+    ("study.wsod_ratios", lambda v: len(set(v)) == len(v) and all(0 < x <= 0.5 for x in v),
+     "distinct ratios in (0, 0.5]"),
+    ("study.ssod_ratios", lambda v: len(set(v)) == len(v) and all(0 < x < 1 for x in v), "distinct ratios in (0, 1)"),
+    ("study.ablations", lambda v: len(set(v)) == len(v) and all(x in STUDY_ABLATIONS for x in v),
+     f"distinct names among {', '.join(STUDY_ABLATIONS)}"),
+    ("study.ablation_ratio", lambda v: 0 <= v <= 0.5, "0 (= subsample.ratio) or a WSOD ratio in (0, 0.5]"),
+    ("study.ablation_rounds", lambda v: v >= 1, "an integer >= 1"),
+    ("study.overrides", lambda v: all("=" in x and not x.startswith("study.") for x in v),
+     "a list of key=value strings (not study.* keys)"),
 ]
 
 

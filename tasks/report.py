@@ -61,11 +61,12 @@ def rounds_from_files(artifacts: Path, rounds: int, eval_dir: str = "eval") -> p
         m_path = Path(artifacts) / f"round_{k}" / eval_dir / "metrics.json"
         if m_path.is_file():
             m = json.loads(m_path.read_text())
-            row.update({c: float(m.get(c, math.nan)) for c in ("AP", "AP_50", "AP_75")})
+            row.update({c: math.nan if m.get(c) is None else float(m[c]) for c in ("AP", "AP_50", "AP_75")})
         q_path = Path(artifacts) / f"round_{k}" / "quality" / "quality.json"
         if q_path.is_file():
             q = json.loads(q_path.read_text())["overall"]
-            row.update({c: float(q.get(key, math.nan)) for c, key in _QUALITY_KEYS.items()})
+            # a ratio with nothing to count is written as null (NaN in JSON)
+            row.update({c: math.nan if q.get(key) is None else float(q[key]) for c, key in _QUALITY_KEYS.items()})
         rows.append(row)
     return pd.DataFrame(rows, columns=list(ROUND_COLUMNS))
 

@@ -1,0 +1,198 @@
+"""The label-ratio x seed study and its ablations: which runs, with which parameters, and the tables.
+
+Pure planning and table code (no Prefect / MLflow): ``flows/study.py`` executes the plan.
+
+A *run* is one self-training pipeline (round 0 + ``rounds`` self-training rounds) in its own folder
+``<study>/<run_id>/`` (the same ``round_k/...`` layout as the main pipeline), defined by a list of
+``key=value`` overrides on top of ``params.yaml``:
+- main runs: every (setting, ratio) of ``study.wsod_ratios`` / ``study.ssod_ratios`` x ``study.seeds``;
+- full-label runs (round 0 only, ``subsample.ratio=1.0``), one per seed;
+- ablation runs: one per ``study.ablations`` name x seed, at WSOD ``study.ablation_ratio``; they share
+  round 0 with the main run of the same ratio and seed (the ablations change self-training only).
+
+A seed ``s`` sets the label split (``subsample.split_offset=s``, as the paper averages 3 splits) and
+``train.seed=s``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from leod_core.config import STUDY_ABLATIONS, ConfigError, LeodConfig, config_to_dict
+
+__all__ = ["RunSpec", "plan_study", "select_runs", "run_fingerprint", "round_column", "format_ratio",
+           "mean_std", "results_table", "ablation_table", "RAW_COLUMNS", "QUALITY_COLUMNS"]
+
+#: quality columns of results.csv / ablations.csv (pseudo labels of round 1, made by round 0's model)
+QUALITY_COLUMNS = ("pseudo precision@.5", "pseudo recall@.5")
+#: the long per-run table (one row per run and round)
+RAW_COLUMNS = ("run_id", "kind", "setting", "ratio", "seed", "ablation", "round", "AP", "AP_50", "AP_75",
+               "pseudo_precision", "pseudo_recall", "pseudo_AP")
+# config sections that never change a run's results (where it reports, how tasks are scheduled)
+_NOT_RESULTS = ("orchestration", "mlflow", "dvc", "study")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the study."""
+
+    run_id: str
+    kind: str  # main | full | ablation
+    setting: str
+    ratio: float
+    seed: int
+    rounds: int
+    ablation: str = ""  # name in STUDY_ABLATIONS (ablation runs)
+    base: str | None = None  # run whose round 0 this run shares (ablation runs)
+    overrides: tuple[str, ...] = field(default=())  # the run's own keys (on top of the study's)
+
+
+def format_ratio(ratio: float) -> str:
+    """0.01 -> '1%', 1.0 -> '100%' (table and run-id form)."""
+    return f"{ratio * 100:g}%"
+
+
+def _main_id(setting: str, ratio: float, seed: int) -> str:
+    return f"{setting}-{ratio:g}-s{seed}"
+
+
+def _run_overrides(setting: str, ratio: float, seed: int) -> tuple[str, ...]:
+    return (f"subsample.setting={setting}", f"subsample.ratio={ratio:g}", f"subsample.split_offset={seed}",
+            f"train.seed={seed}")
+
+
+def plan_study(cfg: LeodConfig) -> list[RunSpec]:
+    """Every run of the study, seed-major (a complete table for one seed comes first)."""
+    st = cfg.study
+    abl_ratio = st.ablation_ratio or cfg.subsample.ratio
+    if st.ablations and not 0 < abl_ratio <= 0.5:
+        raise ConfigError(f"params: study.ablation_ratio=0 takes subsample.ratio={cfg.subsample.ratio}, which is "
+                          "not a WSOD ratio in (0, 0.5]; set study.ablation_ratio")
+    runs: list[RunSpec] = []
+    for seed in st.seeds:
+        main_ids: dict[str, RunSpec] = {}
+        for setting, ratios in (("wsod", st.wsod_ratios), ("ssod", st.ssod_ratios)):
+            for r in ratios:
+                rounds = max(st.rounds, st.ablation_rounds) if setting == "wsod" and st.ablations and r == abl_ratio \
+                    else st.rounds
+                spec = RunSpec(_main_id(setting, r, seed), "main", setting, r, seed, rounds,
+                               overrides=_run_overrides(setting, r, seed))
+                main_ids[spec.run_id] = spec
+        if st.ablations and _main_id("wsod", abl_ratio, seed) not in main_ids:
+            # the ablations' reference ("all components") must exist even when its ratio is off the grid
+            spec = RunSpec(_main_id("wsod", abl_ratio, seed), "main", "wsod", abl_ratio, seed, st.ablation_rounds,
+                           overrides=_run_overrides("wsod", abl_ratio, seed))
+            main_ids[spec.run_id] = spec
+        runs.extend(main_ids.values())
+        if st.full_labels:
+            runs.append(RunSpec(f"full-s{seed}", "full", "wsod", 1.0, seed, 0,
+                                overrides=_run_overrides("wsod", 1.0, seed)))
+        base = _main_id("wsod", abl_ratio, seed)
+        for name in st.ablations:
+            runs.append(RunSpec(f"abl_{name}-wsod-{abl_ratio:g}-s{seed}", "ablation", "wsod", abl_ratio, seed,
+                                st.ablation_rounds, ablation=name, base=base,
+                                overrides=_run_overrides("wsod", abl_ratio, seed) + STUDY_ABLATIONS[name]))
+    return runs
+
+
+def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
+    """Runs whose id matches the regular expression ``only`` (all when None); an empty match is an error."""
+    import re
+
+    if not only:
+        return list(runs)
+    try:
+        pat = re.compile(only)
+    except re.error as exc:
+        raise ValueError(f"--only {only!r} is not a valid regular expression: {exc}") from None
+    picked = [r for r in runs if pat.search(r.run_id)]
+    if not picked:
+        raise ValueError(f"--only {only!r} matches no run of the study (ids look like {runs[0].run_id})")
+    return picked
+
+
+def run_fingerprint(cfg: LeodConfig) -> str:
+    """Hash of everything in a run's config that can change its results (paths included)."""
+    d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def round_column(k: int) -> str:
+    return "round 0 (supervised)" if k == 0 else f"round {k}"
+
+
+def mean_std(values: Sequence[float], scale: float = 100.0) -> str:
+    """'12.3 ± 1.4' over the finite values (sample std); one value alone has no '±'; none -> ''."""
+    v = [float(x) * scale for x in values if x is not None and not math.isnan(float(x))]
+    if not v:
+        return ""
+    m = sum(v) / len(v)
+    if len(v) == 1:
+        return f"{m:.1f}"
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    return f"{m:.1f} ± {sd:.1f}"
+
+
+def _cell(raw: pd.DataFrame, run_ids: Sequence[str], round_idx: int, col: str) -> str:
+    sel = raw[raw["run_id"].isin(list(run_ids)) & (raw["round"] == round_idx)]
+    return mean_std(sel[col].tolist())
+
+
+def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
+    """results.csv: one row per (setting, ratio) of the main runs; mAP (COCO AP x 100) per round as
+    mean ± std over seeds, the full-label mAP, and the precision / recall @ IoU .5 (x 100) of round 1's
+    pseudo labels against the withheld ground truth."""
+    cols = ["setting", "ratio"] + [round_column(k) for k in range(rounds + 1)] + ["full labels", *QUALITY_COLUMNS]
+    full_ids = [r.run_id for r in runs if r.kind == "full"]
+    full = _cell(raw, full_ids, 0, "AP")
+    groups: dict[tuple[str, float], list[str]] = {}
+    for r in runs:
+        if r.kind == "main":
+            groups.setdefault((r.setting, r.ratio), []).append(r.run_id)
+    rows = []
+    for (setting, ratio), ids in groups.items():
+        row = {"setting": setting.upper(), "ratio": format_ratio(ratio), "full labels": full}
+        row.update({round_column(k): _cell(raw, ids, k, "AP") for k in range(rounds + 1)})
+        row[QUALITY_COLUMNS[0]] = _cell(raw, ids, 1, "pseudo_precision")
+        row[QUALITY_COLUMNS[1]] = _cell(raw, ids, 1, "pseudo_recall")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
+    """ablations.csv: the reference run ("all components", the main WSOD run at the ablation ratio) and
+    one row per ablation; mAP per round, round 1's pseudo-label precision / recall, and the change of
+    the last round's mean mAP against the reference (points of AP x 100)."""
+    last = round_column(rounds)
+    cols = ["ablation", "setting", "ratio"] + [round_column(k) for k in range(rounds + 1)] + \
+        [*QUALITY_COLUMNS, f"delta {last} vs all"]
+    abl = [r for r in runs if r.kind == "ablation"]
+    if not abl:
+        return pd.DataFrame(columns=cols)
+    groups: dict[str, list[str]] = {"all components": sorted({r.base for r in abl if r.base})}
+    for r in abl:
+        groups.setdefault(f"without {r.ablation}" if r.ablation != "soft" else "soft targets", []).append(r.run_id)
+
+    def mean_ap(ids: list[str]) -> float:
+        sel = raw[raw["run_id"].isin(ids) & (raw["round"] == rounds)]["AP"].dropna()
+        return float(sel.mean()) * 100 if len(sel) else math.nan
+
+    ref = mean_ap(groups["all components"])
+    rows = []
+    for name, ids in groups.items():
+        row = {"ablation": name, "setting": "WSOD", "ratio": format_ratio(abl[0].ratio)}
+        row.update({round_column(k): _cell(raw, ids, k, "AP") for k in range(rounds + 1)})
+        row[QUALITY_COLUMNS[0]] = _cell(raw, ids, 1, "pseudo_precision")
+        row[QUALITY_COLUMNS[1]] = _cell(raw, ids, 1, "pseudo_recall")
+        d = mean_ap(ids) - ref
+        row[f"delta {last} vs all"] = "" if math.isnan(d) or name == "all components" else f"{d:+.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+

@@ -1,0 +1,130 @@
+"""``leod study`` end to end on the micro synthetic dataset: 2 settings x 1 seed, a full-label run and
+one ablation (no inpainting), a few training steps. Checks the tables, resume (a second call runs nothing), and that
+the test split and its labels are never touched by training or pseudo-labelling."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import flows.study as study_mod
+from leod_core.config import ConfigError, load_config
+from leod_core.study import mean_std, plan_study, select_runs
+
+TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
+        "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
+        "study.ablation_ratio=0.1", "study.overrides=[train.ckpt_every=2]",
+        "model.preset=nano", "data.batch_size=2", "data.sequence_length=3", "train.threads=1", "train.pct_start=0.3",
+        "eval.num_vis_frames=0", "eval.batch_size=4", "pseudo.batch_size=4", "orchestration.task_runner=sequential",
+        "pseudo.tta.hflip=false", "pseudo.tta.tflip=false"]  # TTA off: 4x less pseudo-labelling time
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_plan_ids_overrides_and_tables():
+    cfg = load_config(None)
+    plan = plan_study(cfg)
+    ids = [r.run_id for r in plan]
+    assert len(plan) == 3 * (6 + 1 + 4) and len(set(ids)) == len(ids)
+    abl = next(r for r in plan if r.ablation == "no_tta" and r.seed == 1)
+    assert abl.base == "wsod-0.05-s1" and abl.base in ids and abl.rounds == 1
+    assert "pseudo.tta.hflip=false" in abl.overrides and "subsample.split_offset=1" in abl.overrides
+    full = next(r for r in plan if r.kind == "full" and r.seed == 2)
+    assert full.rounds == 0 and "subsample.ratio=1" in full.overrides
+    assert [r.run_id for r in select_runs(plan, "^ssod-.*-s0$")] == ["ssod-0.05-s0", "ssod-0.1-s0"]
+    with pytest.raises(ValueError, match="matches no run"):
+        select_runs(plan, "nothing")
+    assert mean_std([0.1, 0.3]) == "20.0 ± 14.1" and mean_std([0.25]) == "25.0" and mean_std([float("nan")]) == ""
+    with pytest.raises(ConfigError, match=r"study.ablations=.*allowed: distinct names among no_tta"):
+        load_config(None, ["study.ablations=[no_tta,foo]"])
+    with pytest.raises(ConfigError, match="study.ablation_ratio=0 takes subsample.ratio=1.0"):
+        plan_study(load_config(None, ["subsample.ratio=1.0"]))
+
+
+@contextlib.contextmanager
+def _test_split_hidden(dataset: Path):
+    """Move the test split away: a stage that reads it (or its labels) fails."""
+    test, away = dataset / "test", dataset.parent / "test_hidden"
+    shutil.move(test, away)
+    try:
+        yield
+    finally:
+        shutil.move(away, test)
+
+
+def _guarded(flow_obj, dataset: Path, calls: list):
+    """The stage flow, run with the test split moved away (same name, so Prefect shows it as usual)."""
+    from prefect import flow
+
+    @flow(name=flow_obj.name, validate_parameters=False)
+    def guarded(**kw):
+        calls.append((flow_obj.name, kw.get("round_idx")))
+        with _test_split_hidden(dataset):
+            return flow_obj.fn(**kw)
+
+    return guarded
+
+
+def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, monkeypatch, mlflow_uri):
+    params = Path(__file__).resolve().parents[2] / "params.yaml"
+    overrides = TINY + [f"paths.artifacts={tmp_path / 'art'}"]
+    root = tmp_path / "art" / "study"
+    dataset = root / "data" / "dataset"
+    calls: list = []
+    monkeypatch.setattr(study_mod, "train_flow", _guarded(study_mod.train_flow, dataset, calls))
+    monkeypatch.setattr(study_mod, "pseudo_label_flow", _guarded(study_mod.pseudo_label_flow, dataset, calls))
+
+    out = study_mod.study_flow(params=str(params), overrides=overrides)
+    assert set(out["ran"]) == {"wsod-0.1-s0", "ssod-0.34-s0", "full-s0", "abl_no_inpaint-wsod-0.1-s0"}
+    # trainings: wsod (2), ssod (2), full (1), ablation (1; its round 0 is wsod's); pseudo-labelling: 3
+    assert sorted(c for c in calls if c[0] == "train") == [("train", 0)] * 3 + [("train", 1)] * 3
+    assert sum(c[0] == "pseudo-label" for c in calls) == 3
+
+    res = pd.read_csv(root / "results.csv", keep_default_na=False)
+    assert list(res.columns) == ["setting", "ratio", "round 0 (supervised)", "round 1", "full labels",
+                                 "pseudo precision@.5", "pseudo recall@.5"]
+    assert res[["setting", "ratio"]].values.tolist() == [["WSOD", "10%"], ["SSOD", "34%"]]
+    assert (res["round 0 (supervised)"] != "").all() and (res["round 1"] != "").all() and (res["full labels"] != "").all()
+    abl = pd.read_csv(root / "ablations.csv", keep_default_na=False)
+    assert abl["ablation"].tolist() == ["all components", "without no_inpaint"] and (abl["round 1"] != "").all()
+    raw = pd.read_csv(root / "runs.csv")
+    assert len(raw) == 2 * 2 + 1 + 2 and raw["AP"].notna().all()
+    assert (root / "results.png").stat().st_size > 0
+    assert (root / "abl_no_inpaint-wsod-0.1-s0" / "round_0").resolve() == (root / "wsod-0.1-s0" / "round_0").resolve()
+
+    # labels that trained or were pseudo-labelled name train sequences only; withheld is disjoint from kept
+    test_seqs = {p.name for p in (dataset / "test").iterdir()}
+    for labels in root.glob("*/round_*/labels/*.parquet"):
+        assert not test_seqs & set(pd.read_parquet(labels, columns=["sequence"])["sequence"]), labels
+
+    # MLflow: every stage run and one summary run per study run, in the study's experiment
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_uri)
+    exp = client.get_experiment_by_name("study-synth-micro")
+    stages = [r.data.tags["stage"] for r in client.search_runs([exp.experiment_id], max_results=500)]
+    assert stages.count("study-run") == 4 and stages.count("train") == 6 and stages.count("evaluate") == 6
+
+    # resume: a second call runs nothing (a stage flow called now would fail the test)
+    def boom(*a, **k):
+        raise AssertionError("a finished stage ran again")
+
+    monkeypatch.setattr(study_mod, "run_flow", boom)
+    again = study_mod.study_flow(params=str(params), overrides=overrides)
+    assert sum(again["ran"].values()) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(root / "results.csv", keep_default_na=False), res)
+
+    # another parameter set in the same folder is refused in one line
+    with pytest.raises(ValueError, match="made with other parameters"):
+        study_mod.study_flow(params=str(params), overrides=overrides + ["study.steps=4"], only="wsod")
