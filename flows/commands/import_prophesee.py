@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable, Iterator
 
+from flows.cli import add_params_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="raw dataset folder (train/ val/ test/) or an RVT preprocessed folder")
     parser.add_argument("dst", help="output dataset root (RVT layout)")
     parser.add_argument("--camera", required=True, choices=["gen1", "gen4", "synth"])
     parser.add_argument("--workers", type=int, default=1, help="parallel sequence imports (processes)")
+    add_params_arguments(parser)
 
 
 def _progress_map(workers: int) -> Callable[[Callable, Iterable], Iterator]:
@@ -57,12 +60,15 @@ def run(args: argparse.Namespace) -> int:
     from flows.import_data import import_flow
 
     # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
-    cfg = load_config("params.yaml" if Path("params.yaml").exists() else None)
+    # outside a repo there may be no params file (defaults then); -S overrides apply either way
+    params = args.params if Path(args.params).exists() else None
+    cfg = load_config(params, args.overrides)
     orch = cfg.orchestration
     if args.workers > 1:
         orch = dataclasses.replace(orch, max_workers=args.workers,
                                    task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
-    summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=args.camera)
+    summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=args.camera,
+                         params=params, overrides=args.overrides)
     for split in sorted({s.split for s in summaries}):
         rows = [s for s in summaries if s.split == split]
         repaired = sum(s.timestamps_repaired for s in rows)

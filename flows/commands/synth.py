@@ -11,6 +11,8 @@ import argparse
 import logging
 import time
 
+from flows.cli import add_params_arguments
+
 log = logging.getLogger(__name__)
 
 
@@ -20,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset size preset (default: default)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
+    add_params_arguments(parser)
 
 
 def print_summary(summaries: list, class_names: tuple[str, ...], seconds: float) -> None:
@@ -56,13 +59,16 @@ def run(args: argparse.Namespace) -> int:
     from flows.synth import synth_flow
 
     # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
-    cfg = load_config("params.yaml" if Path("params.yaml").exists() else None)
+    # outside a repo there may be no params file (defaults then); -S overrides apply either way
+    params = args.params if Path(args.params).exists() else None
+    cfg = load_config(params, args.overrides)
     orch = cfg.orchestration
     if args.workers > 1:
         orch = dataclasses.replace(orch, max_workers=args.workers,
                                    task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
     t0 = time.perf_counter()
-    summaries = run_flow(synth_flow, orch, dst=args.dst, preset=args.preset, seed=args.seed)
+    summaries = run_flow(synth_flow, orch, dst=args.dst, preset=args.preset, seed=args.seed,
+                         params=params, overrides=args.overrides)
     print_summary(summaries, CAMERAS["synth"].class_names, time.perf_counter() - t0)
     print(f"synthetic dataset ({args.preset}, seed {args.seed}) -> {args.dst}")
     return 0
