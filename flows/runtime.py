@@ -177,5 +177,25 @@ def _first_param(fn: Callable[..., Any]) -> str | None:
 
 
 def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
-    """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged)."""
-    return flow_obj.with_options(task_runner=make_task_runner(orch))(**params)
+    """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged).
+
+    A local Dask cluster without a Prefect server: Prefect's ephemeral API lives inside this process,
+    out of the worker processes' reach, so each worker would start its own throwaway API (~8 s each) and
+    the flow's task runs would be recorded there. One local server (flows.server) serves the flow and
+    its workers instead; they inherit ``PREFECT_API_URL`` when the cluster spawns them.
+    """
+    runner = make_task_runner(orch)
+    call = flow_obj.with_options(task_runner=runner)
+    if orch.task_runner == "dask" and api_url() is None:
+        if orch.dask_address:
+            log.warning("orchestration.dask_address set but no PREFECT_API_URL: each Dask worker records its "
+                        "task runs in a throwaway API; export the URL of a server the workers can reach")
+            return call(**params)
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from flows.server import prefect_server
+
+        # Prefect read its settings at import: this process needs the URL in its settings context too
+        with prefect_server(0) as url, temporary_settings(updates={PREFECT_API_URL: url}):
+            return call(**params)
+    return call(**params)
