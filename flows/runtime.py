@@ -97,8 +97,9 @@ def make_task_runner(orch: OrchestrationConfig) -> Any:
             raise ValueError("orchestration.task_runner=dask needs prefect-dask: pip install -e '.[dask]'") from None
         if orch.dask_address:
             return DaskTaskRunner(address=orch.dask_address)
+        # dashboard on a free loopback port: None still means 0.0.0.0:8787, which concurrent stages share
         return DaskTaskRunner(cluster_kwargs={"n_workers": orch.max_workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
+                                              "processes": True, "dashboard_address": "127.0.0.1:0"})
     raise ValueError(f"params: orchestration.task_runner={orch.task_runner!r} is invalid; "
                      "allowed: sequential, thread, dask")
 

@@ -105,6 +105,7 @@ def test_make_task_runner_dask():
     local = make_task_runner(OrchestrationConfig(task_runner="dask", max_workers=3))
     assert local.address is None
     assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["threads_per_worker"] == 1
+    assert local.cluster_kwargs["dashboard_address"].startswith("127.0.0.1:")  # never 0.0.0.0, never a fixed port
 
 
 def test_import_on_dask_matches_threads(tmp_path, dask_address, prefect_harness, mlflow_uri):
