@@ -162,7 +162,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=20)
     ap.add_argument("--train-preset", default="nano", choices=list(PRESETS))
     ap.add_argument("--train-steps", type=int, default=4)
-    ap.add_argument("--train-threads", type=int, default=2)
+    ap.add_argument("--train-threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), Gen1 input 256x320, batch 1, streaming")
