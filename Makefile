@@ -50,7 +50,7 @@ ui: install
 # Label-ratio x seed study + ablations: one resumable Prefect flow (flows/study.py); `leod study --dry-run`
 # lists the runs and projects the time.
 study: install
-	$(TOOLS_PATH) $(BIN)/leod study
+	$(TOOLS_PATH) $(BIN)/leod study --workers 2
 
 test: install
 	$(BIN)/python -m pytest

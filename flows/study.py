@@ -27,21 +27,21 @@ from flows.subsample import subsample_flow
 from flows.synth import synth_flow
 from flows.train import train_flow
 from leod_core.config import LeodConfig, load_config
-from leod_core.study import RunSpec, plan_study, run_fingerprint, select_runs
+from leod_core.study import RunSpec, plan_study, run_fingerprint, select_runs, shard_runs
 from tasks.study import (check_run_identity, log_run_summary, marker_records, read_marker, run_stage,
                          write_study_outputs)
 
 __all__ = ["study_flow", "StudyContext", "study_context", "run_stages", "pending_stages", "project_seconds",
-           "DEFAULT_STAGE_SECONDS"]
+           "parse_shard", "DEFAULT_STAGE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
 #: fallback time model of the projection, before any stage of the study has finished: seconds per
-#: training step (round 0 / self-training) and per stage, measured on 2 shared CPU cores with the
-#: small synth preset and the nano model (see the projection printed by `leod study --dry-run`)
+#: training step (round 0 / self-training, nano, batch 8, L 10, one torch thread) and per stage (small
+#: preset), measured with `leod study --only '^wsod-0.05-s0$'` (20 steps) at nice 10 on the 2 shared cores
 DEFAULT_STAGE_SECONDS: dict[str, float] = {
-    "train_step@0": 1.0, "train_step@k": 1.0, "subsample": 3.0, "evaluate": 20.0, "pseudo_label": 60.0,
-    "pseudo_quality": 5.0, "summary": 2.0, "synth": 120.0, "import": 60.0,
+    "train_step@0": 1.25, "train_step@k": 1.2, "subsample": 3.0, "evaluate": 4.5, "pseudo_label": 40.0,
+    "pseudo_quality": 1.1, "summary": 0.2, "synth": 26.0, "import": 8.0,
 }
 
 
@@ -90,7 +90,8 @@ def run_stages(spec: RunSpec) -> list[tuple[str, str, int]]:
     for k in range(1, spec.rounds + 1):
         stages += [(f"pseudo_label@{k}", "pseudo_label", k), (f"pseudo_quality@{k}", "pseudo_quality", k),
                    (f"train@{k}", "train", k), (f"evaluate@{k}", "evaluate", k)]
-    return stages + [("summary", "summary", spec.rounds)]
+    # named by the round count: a study extended to more rounds logs a new summary of the run
+    return stages + [(f"summary@{spec.rounds}", "summary", spec.rounds)]
 
 
 def pending_stages(ctx: StudyContext, runs: list[RunSpec]) -> list[tuple[RunSpec, str, str, int]]:
@@ -153,16 +154,23 @@ def _prepare_dataset(ctx: StudyContext, overrides: list[str] | None) -> None:
         if not (ctx.dataset / "train").is_dir() or not (ctx.dataset / ctx.cfg.eval.split).is_dir():
             raise FileNotFoundError(f"study.dataset {ctx.dataset} has no train/ and {ctx.cfg.eval.split}/ split")
         return
+    import fcntl
+
     data = ctx.root / "data"
     st, cfg = ctx.cfg.study, ctx.cfg
-    check_run_identity(data, {"synth_preset": st.synth_preset, "synth_seed": cfg.synth.seed,
-                              "fingerprint": f"{st.synth_preset}-{cfg.synth.seed}"})
-    ov = [*(overrides or []), f"mlflow.experiment={ctx.experiment}"]
-    raw = data / "raw"
-    run_stage(data, "synth", lambda: run_flow(synth_flow, cfg.orchestration, dst=str(raw), preset=st.synth_preset,
-                                              seed=cfg.synth.seed, params=ctx.params, overrides=ov))
-    run_stage(data, "import", lambda: run_flow(import_flow, cfg.orchestration, src=str(raw), dst=str(ctx.dataset),
-                                               camera="synth", params=ctx.params, overrides=ov))
+    data.mkdir(parents=True, exist_ok=True)
+    with open(data / ".lock", "w") as lock:  # parallel workers: one synthesises, the others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        check_run_identity(data, {"synth_preset": st.synth_preset, "synth_seed": cfg.synth.seed,
+                                  "fingerprint": f"{st.synth_preset}-{cfg.synth.seed}"})
+        ov = [*(overrides or []), f"mlflow.experiment={ctx.experiment}"]
+        raw = data / "raw"
+        run_stage(data, "synth", lambda: run_flow(synth_flow, cfg.orchestration, dst=str(raw),
+                                                  preset=st.synth_preset, seed=cfg.synth.seed, params=ctx.params,
+                                                  overrides=ov))
+        run_stage(data, "import", lambda: run_flow(import_flow, cfg.orchestration, src=str(raw),
+                                                   dst=str(ctx.dataset), camera="synth", params=ctx.params,
+                                                   overrides=ov))
 
 
 def _stage_call(name: str, flow_obj: Any, orch: Any, **kw: Any) -> Callable[[], Any]:
@@ -204,20 +212,47 @@ def _link_round0(ctx: StudyContext, spec: RunSpec) -> None:
     os.replace(tmp, link)
 
 
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """``"i/N"`` -> (i, N) with 0 <= i < N; None stays None."""
+    if shard is None:
+        return None
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {shard!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {shard}: need 0 <= I < N")
+    return i, n
+
+
 @flow(name="study", validate_parameters=False)
 def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, only: str | None = None,
-               out: str | None = None) -> dict[str, Any]:
+               out: str | None = None, shard: str | None = None, mode: str = "all") -> dict[str, Any]:
     """Run (or resume) the study's runs matching ``only`` (regex on run ids; all when None), then write
-    the tables and the plot over every run of the plan. Returns {"ran": {run_id: stages run}, "paths": ...}."""
+    the tables and the plot over every run of the plan. Returns {"ran": {run_id: stages run}, "paths": ...}.
+
+    ``shard="i/N"``: only worker i's share of the selected runs (:func:`leod_core.study.shard_runs`), for
+    N worker processes. ``mode``: ``all``; ``data`` (only prepare the shared dataset); ``tables`` (only
+    write the tables from what has finished).
+    """
+    if mode not in ("all", "data", "tables"):
+        raise ValueError(f"study mode must be all, data or tables, got {mode!r}")
     ctx = study_context(params, overrides, out)
     plan = plan_study(ctx.cfg)
     todo = select_runs(plan, only)
+    part = parse_shard(shard)
+    if part is not None:
+        st = ctx.cfg.study
+        todo = shard_runs(todo, part[1], st.steps, st.steps_self_train)[part[0]]
     by_id = {r.run_id: r for r in plan}
     ran: dict[str, int] = {}
-    _prepare_dataset(ctx, overrides)
     title = f"{ctx.experiment}: {ctx.cfg.model.preset}, {ctx.cfg.study.steps}+{ctx.cfg.study.steps_self_train} steps"
+    if mode != "tables":
+        _prepare_dataset(ctx, overrides)
+    if mode == "data":
+        return {"ran": ran, "paths": {}}
     try:
-        for i, spec in enumerate(todo, 1):
+        for i, spec in enumerate(todo if mode == "all" else [], 1):
             log.info("study run %d/%d: %s", i, len(todo), spec.run_id)
             n = 0
             if spec.base is not None:  # the shared round 0 first, in the base run's folder
@@ -229,4 +264,3 @@ def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, 
     finally:  # tables of whatever has finished, also when a run fails
         paths = write_study_outputs(ctx.root, plan, ctx.cfg.study.rounds, ctx.cfg.study.ablation_rounds, title)
     return {"ran": ran, "paths": {k: str(v) for k, v in paths.items()}}
-

@@ -190,8 +190,8 @@ class StudyConfig:
 
     synth_preset: str = "small"  # the study's own synthetic dataset (under <study>/data)
     dataset: str = ""  # a preprocessed dataset to study instead (RVT layout); empty = synthesise
-    steps: int = 200  # train.steps of every study run (round 0)
-    steps_self_train: int = 200  # train.steps_self_train (rounds >= 1)
+    steps: int = 150  # train.steps of every study run (round 0)
+    steps_self_train: int = 150  # train.steps_self_train (rounds >= 1)
     rounds: int = 2  # self-training rounds after round 0
     seeds: tuple[int, ...] = (0, 1, 2)  # label split offset (and train.seed) per repetition
     wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
@@ -200,7 +200,7 @@ class StudyConfig:
     ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft")  # see STUDY_ABLATIONS
     ablation_ratio: float = 0.0  # WSOD ratio of the ablations; 0 = subsample.ratio
     ablation_rounds: int = 1  # self-training rounds of each ablation run
-    overrides: tuple[str, ...] = ()  # extra key=value applied to every study run
+    overrides: tuple[str, ...] = ("train.ckpt_every=50",)  # extra key=value for every study run (resume points)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "L
             ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}%" for r in ratios])
         ax.set(xlabel="labelled ratio", ylabel="test mAP (AP x 100)", title=setting.upper())
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no finished runs yet", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(title)
     return _save(fig, path)

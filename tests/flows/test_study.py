@@ -14,7 +14,8 @@ import torch
 
 import flows.study as study_mod
 from leod_core.config import ConfigError, load_config
-from leod_core.study import mean_std, plan_study, select_runs
+from flows.study import parse_shard
+from leod_core.study import mean_std, plan_study, run_cost, select_runs, shard_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -46,6 +47,15 @@ def test_plan_ids_overrides_and_tables():
     with pytest.raises(ValueError, match="matches no run"):
         select_runs(plan, "nothing")
     assert mean_std([0.1, 0.3]) == "20.0 ± 14.1" and mean_std([0.25]) == "25.0" and mean_std([float("nan")]) == ""
+    shares = shard_runs(plan, 2, 150, 150)
+    assert sorted(r.run_id for sh in shares for r in sh) == sorted(ids)
+    costs = [sum(run_cost(r, 150, 150) for r in sh) for sh in shares]
+    assert max(costs) / min(costs) < 1.1  # balanced
+    for sh in shares:  # an ablation runs in the worker of its base run (the base's round 0 is its round 0)
+        assert {r.base for r in sh if r.base} <= {r.run_id for r in sh}
+    assert parse_shard("1/2") == (1, 2) and parse_shard(None) is None
+    with pytest.raises(ValueError, match="0 <= I < N"):
+        parse_shard("2/2")
     with pytest.raises(ConfigError, match=r"study.ablations=.*allowed: distinct names among no_tta"):
         load_config(None, ["study.ablations=[no_tta,foo]"])
     with pytest.raises(ConfigError, match="study.ablation_ratio=0 takes subsample.ratio=1.0"):
@@ -128,3 +138,15 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     # another parameter set in the same folder is refused in one line
     with pytest.raises(ValueError, match="made with other parameters"):
         study_mod.study_flow(params=str(params), overrides=overrides + ["study.steps=4"], only="wsod")
+
+
+def test_cli_dry_run_lists_runs_and_projects(tmp_path, capsys):
+    from flows.cli import main
+
+    argv = ["study", "--dry-run", "-S", f"paths.artifacts={tmp_path}", "--only", "s0$"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "wsod-0.01-s0" in out and "abl_soft-wsod-0.05-s0" in out and "wsod-0.01-s1" not in out
+    assert "11 runs (33 in the plan)" in out and "projected" in out and "built-in CPU time model" in out
+    assert main(["study", "--dry-run", "--only", "nope"]) == 1
+    assert "matches no run" in capsys.readouterr().err
