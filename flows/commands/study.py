@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes sharing the runs (balanced; one torch thread each unless "
                              "train.threads is set); logs in <study>/logs/")
-    parser.add_argument("--shard", default=None, metavar="I/N", help="run only worker I's share of N (--workers uses it)")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only worker I's share of N (--workers uses it)")
 
 
 def _hms(seconds: float) -> str:
@@ -46,7 +47,8 @@ def dry_run(args: argparse.Namespace) -> int:
     for owner, *_ in pending:
         left[owner.run_id] = left.get(owner.run_id, 0) + 1
     st = ctx.cfg.study
-    print(f"study in {ctx.root}: dataset {ctx.dataset} ({'synth preset ' + st.synth_preset if ctx.synthetic else 'given'}), "
+    source = f"synth preset {st.synth_preset}" if ctx.synthetic else "given"
+    print(f"study in {ctx.root}: dataset {ctx.dataset} ({source}), "
           f"model {ctx.cfg.model.preset}, {st.steps} + {st.steps_self_train} steps, MLflow experiment {ctx.experiment}")
     print(f"{'run':34s} {'kind':9s} {'rounds':>6s} {'stages left':>12s}")
     for r in runs:
