@@ -76,7 +76,7 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    sequence_length: int = 10  # L
+    sequence_length: int = 5  # L
     batch_size: int = 8  # per process; split between streaming and random by the weights
     w_stream: float = 1.0
     w_random: float = 1.0
@@ -98,10 +98,10 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 2000  # round 0 (supervised on sparse labels)
-    steps_self_train: int = 2000  # rounds >= 1
-    lr: float = 2e-4
-    lr_self_train: float = 5e-4
+    steps: int = 1000  # round 0 (supervised on sparse labels)
+    steps_self_train: int = 1000  # rounds >= 1
+    lr: float = 3e-3
+    lr_self_train: float = 3e-3
     pct_start: float = 0.005
     div_factor: float = 20.0
     final_div_factor: float = 10000.0  # final lr = lr / final_div_factor
