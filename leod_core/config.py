@@ -40,7 +40,8 @@ class TargetMode(str, Enum):
 
 @dataclass(frozen=True)
 class PathsConfig:
-    raw: str = "data/raw"  # raw Prophesee files (*_td.dat + *_bbox.npy); synth output
+    synth: str = "data/raw"  # where the synth stage writes the synthetic camera's raw files
+    raw: str = "data/raw"  # raw Prophesee files (*_td.dat + *_bbox.npy) the import stage reads
     dataset: str = "data/dataset"  # RVT-preprocessed layout + labels_full.parquet per split
     artifacts: str = "artifacts"  # round_k/{labels,model,eval,quality}, report/
 

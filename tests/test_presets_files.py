@@ -66,6 +66,8 @@ def test_gen4_values():
 
 @pytest.mark.parametrize("name", ["gen1", "gen4"])
 def test_preset_never_points_raw_at_dataset(name):
-    """dvc repro's synth stage replaces paths.raw: it must not be the real dataset's folder."""
+    """DVC deletes the synth stage's out (paths.synth) before re-running it: the real source folder
+    (paths.raw) and the imported dataset must never be that folder."""
     cfg = load_config(PRESETS / f"{name}.yaml")
     assert Path(cfg.paths.raw) != Path(cfg.paths.dataset)
+    assert Path(cfg.paths.synth) not in (Path(cfg.paths.raw), Path(cfg.paths.dataset))
