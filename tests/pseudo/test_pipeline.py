@@ -13,6 +13,9 @@ from leod_core.pseudo.pipeline import check_round_table, pseudo_label_dataset, p
 GT_FRAMES = (12, 22)
 
 
+# the expected frame ranges below are written for L = 10 (stream start = first GT frame - L + 1)
+L10 = ["data.sequence_length=10"]
+
 def gt_rows(name, cam, frames=GT_FRAMES):
     rows = []
     for f in frames:
@@ -27,7 +30,7 @@ def test_sequence_copies_gt_and_labels_every_other_frame(tmp_path, blob_model, d
     cam = camera_for(downsample)
     seq = write_blob_sequence(tmp_path, "s", cam)
     gt = gt_rows("s", cam)
-    df = pseudo_label_sequence(blob_model, seq, gt, load_config(None), cam)
+    df = pseudo_label_sequence(blob_model, seq, gt, load_config(None, L10), cam)
     cols = list(gt.columns)
     pd.testing.assert_frame_equal(df[df.is_gt].reset_index(drop=True)[cols], gt)  # verbatim
     ps = df[~df.is_gt]
@@ -54,7 +57,7 @@ def test_use_gt_off_and_unlabelled_sequence(tmp_path, blob_model):
     check_round_table(df, gt, {"s": NUM_REPRS}, use_gt=False)
     with pytest.raises(ValueError, match="GT rows"):
         check_round_table(df, gt, {"s": NUM_REPRS}, use_gt=True)
-    ssod = pseudo_label_sequence(blob_model, seq, gt.iloc[:0], load_config(None), cam)
+    ssod = pseudo_label_sequence(blob_model, seq, gt.iloc[:0], load_config(None, L10), cam)
     assert sorted(ssod.frame_idx) == list(range(NUM_REPRS))  # from repr 0 (tflip covers frame 0)
 
 
@@ -89,20 +92,20 @@ def test_dataset_maps_over_sequences(tmp_path, blob_model):
     write_blob_sequence(tmp_path, "b", cam)
     kept = gt_rows("a", cam)
     seen = []
-    df = pseudo_label_dataset(blob_model, tmp_path, kept, load_config(None), cam,
+    df = pseudo_label_dataset(blob_model, tmp_path, kept, load_config(None, L10), cam,
                               progress=lambda d, n: seen.append((d, n)))
     assert seen == [(1, 2), (2, 2)]
     assert set(df.sequence) == {"a", "b"} and df[df.sequence == "b"].frame_idx.min() == 0
     check_round_table(df, kept, {"a": NUM_REPRS, "b": NUM_REPRS})
     with pytest.raises(ValueError, match="missing from"):
-        pseudo_label_dataset(blob_model, tmp_path, gt_rows("zzz", cam), load_config(None), cam)
+        pseudo_label_dataset(blob_model, tmp_path, gt_rows("zzz", cam), load_config(None, L10), cam)
 
 
 def test_check_round_table_catches_corruption(tmp_path, blob_model):
     cam = camera_for(False)
     seq = write_blob_sequence(tmp_path, "s", cam)
     gt = gt_rows("s", cam)
-    good = pseudo_label_sequence(blob_model, seq, gt, load_config(None), cam)
+    good = pseudo_label_sequence(blob_model, seq, gt, load_config(None, L10), cam)
     n = {"s": NUM_REPRS}
     check_round_table(good, gt, n)
 

@@ -41,7 +41,7 @@ def test_stage_run_logs_tags_params_metrics(mlflow_uri: str, tmp_path: Path, mon
     assert r.info.status == "FINISHED"
     assert r.data.tags["stage"] == "evaluate" and r.data.tags["round"] == "2"
     assert r.data.tags["setting"] == "wsod" and r.data.tags["git_commit"]
-    assert r.data.params["subsample.ratio"] == "0.1" and r.data.params["train.steps"] == "2000"
+    assert r.data.params["subsample.ratio"] == "0.1" and r.data.params["train.steps"] == str(cfg.train.steps)
     assert r.data.metrics["AP"] == 0.25 and r.data.metrics["per_class.car"] == 0.5
     assert "note" not in r.data.metrics
     assert [m.step for m in client.get_metric_history(r.info.run_id, "loss")] == [0, 1, 2, 3, 4]
