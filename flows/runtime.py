@@ -28,7 +28,7 @@ class StepFailed(RuntimeError):
         super().__init__(message)
         self.bad_input = bad_input
 
-__all__ = ["StepFailed", "BAD_INPUT_ERRORS", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
+__all__ = ["StepFailed", "BAD_INPUT_ERRORS", "config_for_command", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
            "api_url", "run_flow"]
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def prepare_environment(root: Path | None = None) -> dict[str, str]:
         "PREFECT_HOME": str(repo_root(root) / _PREFECT_DIR),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",  # 2 busy cores: first start can be slow
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # busy cores: a slow start beats a failed stage
     }
     # the Prefect client logs every API call through httpx at INFO: keep DVC's stage logs readable
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -200,3 +200,24 @@ def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
         with prefect_server(0) as url, temporary_settings(updates={PREFECT_API_URL: url}):
             return call(**params)
     return call(**params)
+
+
+def config_for_command(params_path: str, overrides: list[str], workers: int) -> tuple[str | None, Any, OrchestrationConfig]:
+    """(params file or None, validated config, orchestration settings) for a command with ``--workers``.
+
+    Outside a repo there may be no params file: defaults then, with the ``-S`` overrides either way.
+    ``workers > 1`` widens the task runner (a sequential runner becomes a thread pool of that size).
+    """
+    import dataclasses
+
+    from leod_core.config import load_config
+
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1 (got {workers})")
+    params = params_path if Path(params_path).exists() else None
+    cfg = load_config(params, overrides)
+    orch = cfg.orchestration
+    if workers > 1:
+        orch = dataclasses.replace(orch, max_workers=workers,
+                                   task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
+    return params, cfg, orch

@@ -8,7 +8,6 @@ is added per split).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Iterator
 
 from flows.cli import add_params_arguments
 
@@ -21,52 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_params_arguments(parser)
 
 
-def _progress_map(workers: int) -> Callable[[Callable, Iterable], Iterator]:
-    """A ``map`` with a progress bar, over a process pool when ``workers > 1``."""
-    from tqdm import tqdm
-
-    def progress_map(fn: Callable, items: Iterable) -> Iterator:
-        items = list(items)
-        bar = tqdm(total=len(items), desc="sequences", unit="seq")
-        try:
-            if workers <= 1:
-                for item in items:
-                    yield fn(item)
-                    bar.update()
-                return
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-                for result in ex.map(fn, items):
-                    yield result
-                    bar.update()
-        finally:
-            bar.close()
-
-    return progress_map
-
-
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-    from pathlib import Path
+    from flows.runtime import config_for_command, prepare_environment, run_flow
 
-    from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
-
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    params, _, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
     prepare_environment()
     from flows.import_data import import_flow
 
-    # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
-    # outside a repo there may be no params file (defaults then); -S overrides apply either way
-    params = args.params if Path(args.params).exists() else None
-    cfg = load_config(params, args.overrides)
-    orch = cfg.orchestration
-    if args.workers > 1:
-        orch = dataclasses.replace(orch, max_workers=args.workers,
-                                   task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
     summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=args.camera,
                          params=params, overrides=args.overrides)
     for split in sorted({s.split for s in summaries}):

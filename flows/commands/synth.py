@@ -46,26 +46,13 @@ def print_summary(summaries: list, class_names: tuple[str, ...], seconds: float)
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-    from pathlib import Path
-
-    from flows.runtime import prepare_environment, run_flow
+    from flows.runtime import config_for_command, prepare_environment, run_flow
     from leod_core.cameras import CAMERAS
-    from leod_core.config import load_config
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be >= 1 (got {args.workers})")
+    params, _, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
     prepare_environment()
     from flows.synth import synth_flow
 
-    # sequences are mapped as Prefect tasks; --workers > 1 widens the task runner of params.yaml
-    # outside a repo there may be no params file (defaults then); -S overrides apply either way
-    params = args.params if Path(args.params).exists() else None
-    cfg = load_config(params, args.overrides)
-    orch = cfg.orchestration
-    if args.workers > 1:
-        orch = dataclasses.replace(orch, max_workers=args.workers,
-                                   task_runner="thread" if orch.task_runner == "sequential" else orch.task_runner)
     t0 = time.perf_counter()
     summaries = run_flow(synth_flow, orch, dst=args.dst, preset=args.preset, seed=args.seed,
                          params=params, overrides=args.overrides)
