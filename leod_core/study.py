@@ -194,6 +194,11 @@ def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd
     return pd.DataFrame(rows, columns=cols)
 
 
+#: row names of ablations.csv, worded as in LEOD's ablation table
+ABLATION_LABELS = {"no_tta": "without TTA", "no_tracking": "without tracking filter",
+                   "no_inpaint": "without inpainting", "soft": "soft targets"}
+
+
 def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
     """ablations.csv: the reference run ("all components", the main WSOD run at the ablation ratio) and
     one row per ablation; mAP per round, round 1's pseudo-label precision / recall, and the change of
@@ -206,7 +211,7 @@ def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> p
         return pd.DataFrame(columns=cols)
     groups: dict[str, list[str]] = {"all components": sorted({r.base for r in abl if r.base})}
     for r in abl:
-        groups.setdefault(f"without {r.ablation}" if r.ablation != "soft" else "soft targets", []).append(r.run_id)
+        groups.setdefault(ABLATION_LABELS[r.ablation], []).append(r.run_id)
 
     def mean_ap(ids: list[str]) -> float:
         sel = raw[raw["run_id"].isin(ids) & (raw["round"] == rounds)]["AP"].dropna()

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import flows.study as study_mod
-from leod_core.config import ConfigError, load_config
+from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
 from flows.study import parse_shard
-from leod_core.study import mean_std, plan_study, run_cost, select_runs, shard_runs
+from leod_core.study import ABLATION_LABELS, mean_std, plan_study, run_cost, select_runs, shard_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -108,7 +108,7 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     for col in ("round 0 (supervised)", "round 1", "full labels"):
         assert (res[col] != "").all(), col
     abl = pd.read_csv(root / "ablations.csv", keep_default_na=False)
-    assert abl["ablation"].tolist() == ["all components", "without no_inpaint"] and (abl["round 1"] != "").all()
+    assert abl["ablation"].tolist() == ["all components", "without inpainting"] and (abl["round 1"] != "").all()
     raw = pd.read_csv(root / "runs.csv")
     assert len(raw) == 2 * 2 + 1 + 2 and raw["AP"].notna().all()
     assert (root / "results.png").stat().st_size > 0
@@ -151,3 +151,7 @@ def test_cli_dry_run_lists_runs_and_projects(tmp_path, capsys):
     assert "11 runs (33 in the plan)" in out and "projected" in out and "built-in CPU time model" in out
     assert main(["study", "--dry-run", "--only", "nope"]) == 1
     assert "matches no run" in capsys.readouterr().err
+
+
+def test_every_ablation_has_a_row_name():
+    assert set(ABLATION_LABELS) == set(STUDY_ABLATIONS)
