@@ -39,6 +39,7 @@ def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "L
         ax.set_xscale("log")
         if ratios:
             ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}%" for r in ratios])
+            ax.set_xticks([], minor=True)  # log-scale minor ticks would print "6x10^0" between the ratios
         ax.set(xlabel="labelled ratio", ylabel="test mAP (AP x 100)", title=setting.upper())
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
