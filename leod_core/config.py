@@ -123,6 +123,7 @@ class EvalConfig:
     nms_iou: float = 0.45
     batch_size: int = 8
     num_vis_frames: int = 6
+    memory_reset_every: int = 0  # 0: LSTM states kept over the stream (RVT); N: zeroed every N steps
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("eval.conf_threshold", _prob, "a threshold in [0, 1]"),
     ("eval.nms_iou", _prob, "an IoU in [0, 1]"),
     ("eval.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("eval.memory_reset_every", lambda v: v >= 0, "an integer >= 0 (0 = never reset)"),
     ("pseudo.conf_threshold", _prob, "a threshold in [0, 1]"),
     ("pseudo.nms_iou", _prob, "an IoU in [0, 1]"),
     ("pseudo.obj_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),

@@ -30,6 +30,7 @@ def test_derived_values_not_written_back():
     ("model.preset=huge", "model.preset"),
     ("data.batch_size=abc", "data.batch_size"),
     ("pseudo.tracker.q=1.5", "pseudo.tracker.q"),
+    ("eval.memory_reset_every=-1", "eval.memory_reset_every"),
     ("nonsense=1", "nonsense"),
     ("train.nonsense=1", "train.nonsense"),
 ])

@@ -110,7 +110,8 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
         jobs.append(SequenceJob(seqs[name], stream_start(min(frames), L), frames))
     log.info("evaluating %d label frames in %d %s sequences (L=%d)", len(gt), len(jobs), split, L)
     results = predict_sequences(model, jobs, camera, L, (View(),), eval_cfg.conf_threshold, eval_cfg.nms_iou,
-                                device=device, batch_size=eval_cfg.batch_size, progress=progress)
+                                device=device, batch_size=eval_cfg.batch_size, progress=progress,
+                                reset_every=eval_cfg.memory_reset_every)
     preds = {name: res[View()] for name, res in zip(names, results)}
     # one key per label frame, as RVT's per-frame lists: the +-50 ms window never mixes frames
     gt_k = {f"{n}:{f:06d}": a for (n, f), a in gt.items()}

@@ -128,7 +128,8 @@ def _select(features: Any, rows: list[int]) -> Any:
 
 
 def _run_group(model: Any, group: list[_Open], views: Sequence[View], camera: CameraSpec, seq_len: int,
-               conf_threshold: float, nms_iou: float, device: torch.device) -> list[dict[View, Predictions]]:
+               conf_threshold: float, nms_iou: float, device: torch.device,
+               reset_every: int = 0) -> list[dict[View, Predictions]]:
     rows = [(i, v) for i in range(len(group)) for v in views]
     need_dir = {v.tflip for v in views}
     results: list[dict[View, Predictions]] = [{v: {} for v in views} for _ in group]
@@ -145,6 +146,8 @@ def _run_group(model: Any, group: list[_Open], views: Sequence[View], camera: Ca
             if all(step >= o.steps for o in group):
                 break
             x = _step_input(chunks, rows, t, camera.input_hw).to(device)
+            if reset_every and step % reset_every == 0:
+                states = None
             features, states = model.forward_backbone(x, states)
             want, frames = [], []
             for b, (i, view) in enumerate(rows):
@@ -182,9 +185,13 @@ def _stream_steps(job: SequenceJob) -> int:
 def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, L: int,  # noqa: N803
                       views: Iterable[View] = (View(),), conf_threshold: float = 0.1, nms_iou: float = 0.45,
                       device: str | torch.device = "cpu", batch_size: int = 8,
-                      progress: Callable[[int, int], None] | None = None) -> list[dict[View, Predictions]]:
+                      progress: Callable[[int, int], None] | None = None,
+                      reset_every: int = 0) -> list[dict[View, Predictions]]:
     """Stream ``model`` over every job through every view, reading L reprs per HDF5 read; batches
     ``batch_size`` rows (sequences x views).
+
+    ``reset_every`` > 0 zeroes the LSTM states every that many steps (1: no memory at all), to measure
+    what the recurrent memory is worth; 0 keeps them for the whole stream, as RVT evaluates.
 
     Returns, per job (input order), ``{view: {frame_idx: (N, 7) float32}}`` with an entry (maybe empty)
     for every frame predicted. Longest sequences are grouped first so lock-step padding stays small.
@@ -195,6 +202,8 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
         raise ValueError("predict_sequences: no views given")
     if L < 1:
         raise ValueError(f"predict_sequences: sequence length L must be >= 1, got {L}")
+    if reset_every < 0:
+        raise ValueError(f"predict_sequences: reset_every must be >= 0, got {reset_every}")
     device = torch.device(device)
     per_group = max(1, batch_size // len(views))
     order = sorted(range(len(jobs)), key=lambda j: -_stream_steps(jobs[j]))
@@ -208,7 +217,7 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
                 idx = order[g0:g0 + per_group]
                 with contextlib.ExitStack() as stack:
                     group = [_open(jobs[j], camera, stack) for j in idx]
-                    res = _run_group(model, group, views, camera, L, conf_threshold, nms_iou, device)
+                    res = _run_group(model, group, views, camera, L, conf_threshold, nms_iou, device, reset_every)
                 for j, r in zip(idx, res):
                     out[j] = r
                 if progress is not None:

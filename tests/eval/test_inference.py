@@ -57,6 +57,15 @@ def test_forward_stream_carries_state_across_chunks(seq):
         assert p[0, 0] == COL0 + i and p[0, 1] == i - 3 + 1 and p[0, 4] == 0
 
 
+@pytest.mark.parametrize("every", [1, 3])
+def test_memory_reset_every_zeroes_states(seq, every):
+    job = SequenceJob(seq, 0, None)
+    pred = predict_sequences(FakeModel(), [job], SYNTH, 4, reset_every=every)[0][View()]
+    assert [int(pred[i][0, 1]) for i in range(12)] == [i % every + 1 for i in range(12)]
+    with pytest.raises(ValueError, match="reset_every"):
+        predict_sequences(FakeModel(), [job], SYNTH, 4, reset_every=-1)
+
+
 def test_predict_at_subset(seq):
     pred = predict_sequence(FakeModel(), seq, SYNTH, start_repr=0, L=5, predict_at={5, 9, 40})
     assert sorted(pred) == [5, 9]
