@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +12,26 @@ from pathlib import Path
 import pytest
 
 
+_OWN_PREFECT_HOME = pytest.StashKey[str]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Prefect reads PREFECT_HOME once, at import: set it before any test module imports prefect.
     if "PREFECT_HOME" not in os.environ or not os.environ.get("LEOD_KEEP_PREFECT_HOME"):
         os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="leod-prefect-home-")
+        config.stash[_OWN_PREFECT_HOME] = os.environ["PREFECT_HOME"]
     os.environ.pop("PREFECT_API_URL", None)  # never report test runs to a user's server
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's temporary server logs its shutdown from an atexit hook, after pytest has closed the captured
     # stream: without this, a "--- Logging error ---" traceback follows pytest's summary line.
     logging.raiseExceptions = False
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # the session's Prefect database (a few MB) would otherwise pile up in /tmp, one per test run
+    home = config.stash.get(_OWN_PREFECT_HOME, None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
