@@ -31,9 +31,6 @@ import torch
 from leod_core.cameras import get_camera
 from leod_core.model.presets import PRESETS, build_detector
 
-RVT_WIDTHS = {"tiny": (32, 32, 0.33), "small": (48, 24, 0.33), "base": (64, 32, 0.67)}
-
-
 def _inert(module: str):
     """Module-level __getattr__ handing out functions that raise when called (never at import)."""
     def getattr_(attr: str):
@@ -70,10 +67,10 @@ def build_rvt_model(rvt_root: Path, preset: str, input_hw: tuple[int, int], num_
     from models.detection.yolox_extension.models.detector import YoloXDetector  # type: ignore
 
     cfg = OmegaConf.load(rvt_root / "config/model/maxvit_yolox/default.yaml").model
-    embed, dim_head, depth = RVT_WIDTHS[preset]
-    cfg.backbone.embed_dim = embed
-    cfg.backbone.stage.attention.dim_head = dim_head
-    cfg.fpn.depth = depth
+    widths = PRESETS[preset]  # RVT's tiny/small/base widths; nano is the same architecture, narrower
+    cfg.backbone.embed_dim = widths.embed_dim
+    cfg.backbone.stage.attention.dim_head = widths.dim_head
+    cfg.fpn.depth = widths.fpn_depth
     cfg.backbone.partition_split_32 = 1
     cfg.backbone.stage.attention.partition_size = [x // 32 for x in input_hw]
     cfg.head.num_classes = num_classes
