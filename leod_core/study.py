@@ -117,12 +117,20 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
     return picked
 
 
+#: keys added after studies were first run, with the value that reproduces the old behaviour: at that
+#: value they are left out of the fingerprint, so runs made before the key existed stay valid
+_ADDED_KEYS = {("eval", "memory_reset_every"): 0}
+
+
 def run_fingerprint(cfg: LeodConfig) -> str:
     """Hash of everything in a run's config that can change its results (paths included; not the
     round count, so a study can be extended, nor thread / worker counts, so it can resume in parallel)."""
     d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
     d["train"].pop("threads", None)
     d["data"].pop("num_workers", None)
+    for (group, key), old_behaviour in _ADDED_KEYS.items():
+        if d[group].get(key) == old_behaviour:
+            d[group].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

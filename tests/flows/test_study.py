@@ -15,7 +15,7 @@ import torch
 import flows.study as study_mod
 from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
 from flows.study import parse_shard
-from leod_core.study import ABLATION_LABELS, mean_std, plan_study, run_cost, select_runs, shard_runs
+from leod_core.study import ABLATION_LABELS, mean_std, run_fingerprint, plan_study, run_cost, select_runs, shard_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -155,3 +155,11 @@ def test_cli_dry_run_lists_runs_and_projects(tmp_path, capsys):
 
 def test_every_ablation_has_a_row_name():
     assert set(ABLATION_LABELS) == set(STUDY_ABLATIONS)
+
+
+def test_fingerprint_tracks_results_not_threads():
+    base = run_fingerprint(load_config(None))
+    assert run_fingerprint(load_config(None, ["train.threads=1", "rounds=3"])) == base
+    assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
+    # a key added later is left out only at the value that reproduces runs made before it existed
+    assert run_fingerprint(load_config(None, ["eval.memory_reset_every=1"])) != base
