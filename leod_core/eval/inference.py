@@ -117,6 +117,8 @@ def _step_input(chunks: list[np.ndarray], rows: list[tuple[int, View]], t: int,
 
 
 def _unflip(boxes: np.ndarray, width: int) -> np.ndarray:
+    # the exact mirror of a box [x, x + w) in a W-pixel image; LEOD writes W - 1 - x - w (REFERENCE 6),
+    # which leaves every hflip-view box one pixel left of where the object is (tests pin the exact mirror)
     out = boxes.copy()
     out[:, 0] = width - boxes[:, 0] - boxes[:, 2]
     return out
