@@ -37,11 +37,11 @@ __all__ = ["study_flow", "StudyContext", "study_context", "run_stages", "pending
 log = logging.getLogger(__name__)
 
 #: fallback time model of the projection, before any stage of the study has finished: seconds per
-#: training step (round 0 / self-training, nano, batch 8, L 10, one torch thread) and per stage (small
-#: preset), measured with `leod study --only '^wsod-0.05-s0$'` (20 steps) at nice 10 on the 2 shared cores
+#: training step (round 0 / self-training, nano, batch 8, L 5, one torch thread) and per stage (small
+#: preset): the means over the 290 stages of the default `make study` (2 workers on the 2 shared cores)
 DEFAULT_STAGE_SECONDS: dict[str, float] = {
-    "train_step@0": 1.25, "train_step@k": 1.2, "subsample": 3.0, "evaluate": 4.5, "pseudo_label": 40.0,
-    "pseudo_quality": 1.1, "summary": 0.2, "synth": 26.0, "import": 8.0,
+    "train_step@0": 0.89, "train_step@k": 0.9, "subsample": 1.6, "evaluate": 7.4, "pseudo_label": 35.0,
+    "pseudo_quality": 1.6, "summary": 0.1, "synth": 18.0, "import": 5.0,
 }
 
 
