@@ -27,6 +27,7 @@ import torch
 
 from leod_core.cameras import get_camera
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
+from leod_core.events.event_chunk import EventChunk
 from leod_core.events.histogram import stacked_histogram
 from leod_core.events.prophesee_import import RawSequence, import_sequence
 from leod_core.events.windows import iter_window_histograms
@@ -78,19 +79,22 @@ def bench_throughput(seconds: float, rate: float, seed: int, repeats: int) -> No
     print(f"throughput: {n / 1e6:.1f} M events, {len(ends)} windows of 50 ms at {H}x{W}, "
           f"{counted / len(ends):.0f} events/window, torch threads {torch.get_num_threads()}")
 
+    # events as columns, the way both RVT's H5Reader (one HDF5 dataset per field) and our readers hold them
+    cols = EventChunk.from_records(ev)
+
     def run_rvt() -> Iterator[np.ndarray]:
         # per window: int64 arrays -> torch (as RVT's H5Reader.get_event_slice) -> construct
         for s, e in zip(starts_idx, ends_idx):
-            w = ev[s:e]
-            cols = [torch.from_numpy(np.ascontiguousarray(w[k], dtype=np.int64)) for k in ("x", "y", "p", "t")]
-            yield rvt_construct(*cols).numpy()
+            yield rvt_construct(*(torch.from_numpy(getattr(cols, k)[s:e].astype(np.int64)) for k in "xypt")).numpy()
 
     def run_ours() -> Iterator[np.ndarray]:
         for s, e in zip(starts_idx, ends_idx):
-            yield stacked_histogram(ev["t"][s:e], ev["x"][s:e], ev["y"][s:e], ev["p"][s:e], H, W, BINS, CUTOFF)
+            yield stacked_histogram(cols.t[s:e], cols.x[s:e], cols.y[s:e], cols.p[s:e], H, W, BINS, CUTOFF)
 
     def run_stream() -> Iterator[np.ndarray]:
-        chunks = (ev[i:i + (1 << 20)] for i in range(0, n, 1 << 20))
+        step = 1 << 20
+        chunks = (EventChunk(cols.t[i:i + step], cols.x[i:i + step], cols.y[i:i + step], cols.p[i:i + step])
+                  for i in range(0, n, step))
         return iter_window_histograms(chunks, ends, WINDOW_US, (H, W), BINS, CUTOFF)
 
     methods = {"rvt": run_rvt, "ours": run_ours, "stream": run_stream}

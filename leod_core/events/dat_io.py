@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from leod_core.atomic import atomic_path
+from leod_core.events.event_chunk import EVENT_DTYPE, EventChunk
 
 __all__ = ["EVENT_DTYPE", "DatEvents", "read_dat", "iter_dat_chunks", "write_dat", "read_dat_header"]
 
 log = logging.getLogger(__name__)
-
-#: In-memory event record used throughout leod: t in microseconds, pixel x/y, polarity 0/1.
-EVENT_DTYPE = np.dtype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "<u1")])
 
 _RAW_DTYPE = np.dtype([("t", "<u4"), ("w", "<u4")])
 _EV_SIZE = 8
@@ -89,23 +87,20 @@ def read_dat_header(path: str | Path) -> DatHeader:
     return DatHeader(body_offset=body_offset, ev_size=ev_size, height=height, width=width)
 
 
-def _decode(raw: np.ndarray, header: DatHeader, path: Path) -> np.ndarray:
-    out = np.empty(len(raw), dtype=EVENT_DTYPE)
-    out["t"] = raw["t"]
+def _decode(raw: np.ndarray, header: DatHeader, path: Path) -> EventChunk:
     w = raw["w"]
-    out["x"] = w & 0x3FFF
-    out["y"] = (w & 0x0FFFC000) >> 14
-    out["p"] = (w & 0x10000000) >> 28
-    if header.height is not None and header.width is not None and len(out):
-        if int(out["x"].max()) >= header.width or int(out["y"].max()) >= header.height:
-            raise ValueError(
-                f"{path}: events outside the declared sensor size {header.height}x{header.width} "
-                f"(max x {int(out['x'].max())}, max y {int(out['y'].max())})")
-    return out
+    chunk = EventChunk(t=raw["t"].astype(np.int64), x=(w & 0x3FFF).astype(np.uint16),
+                       y=((w & 0x0FFFC000) >> 14).astype(np.uint16), p=((w & 0x10000000) >> 28).astype(np.uint8))
+    if header.height is not None and header.width is not None and len(chunk):
+        max_x, max_y = int(chunk.x.max()), int(chunk.y.max())
+        if max_x >= header.width or max_y >= header.height:
+            raise ValueError(f"{path}: events outside the declared sensor size {header.height}x{header.width} "
+                             f"(max x {max_x}, max y {max_y})")
+    return chunk
 
 
-def iter_dat_chunks(path: str | Path, n_events: int) -> Iterator[np.ndarray]:
-    """Yield the events of a .dat file in EVENT_DTYPE chunks of at most ``n_events`` (memory-bounded)."""
+def iter_dat_chunks(path: str | Path, n_events: int) -> Iterator[EventChunk]:
+    """Yield the events of a .dat file in chunks of at most ``n_events`` (memory-bounded)."""
     if n_events <= 0:
         raise ValueError(f"n_events must be positive, got {n_events}")
     path = Path(path)
@@ -124,7 +119,7 @@ def read_dat(path: str | Path) -> DatEvents:
     path = Path(path)
     header = read_dat_header(path)
     raw = np.fromfile(path, dtype=_RAW_DTYPE, offset=header.body_offset)
-    return DatEvents(events=_decode(raw, header, path), height=header.height, width=header.width)
+    return DatEvents(events=_decode(raw, header, path).to_records(), height=header.height, width=header.width)
 
 
 def write_dat(path: str | Path, events: np.ndarray, height: int, width: int) -> Path:

@@ -16,7 +16,7 @@ import hdf5plugin
 import numpy as np
 
 from leod_core.atomic import atomic_path
-from leod_core.events.dat_io import EVENT_DTYPE
+from leod_core.events.event_chunk import EventChunk
 
 __all__ = [
     "REPR_KEY", "blosc_zstd", "write_representations", "ReprReader",
@@ -152,8 +152,8 @@ def _event_group(f: h5py.File, path: Path) -> h5py.Group:
     return group
 
 
-def iter_event_h5_chunks(path: str | Path, n_events: int) -> Iterator[np.ndarray]:
-    """Yield EVENT_DTYPE chunks of at most ``n_events`` (p clipped to >= 0 like RVT's H5Reader).
+def iter_event_h5_chunks(path: str | Path, n_events: int) -> Iterator[EventChunk]:
+    """Yield event chunks of at most ``n_events`` (p clipped to >= 0 like RVT's H5Reader).
 
     Timestamps are returned as stored; repairing non-monotonic ones is the caller's job.
     """
@@ -172,14 +172,11 @@ def iter_event_h5_chunks(path: str | Path, n_events: int) -> Iterator[np.ndarray
             if stop > start and (cols["x"].min() < 0 or cols["y"].min() < 0
                                  or cols["x"].max() >= 1 << 16 or cols["y"].max() >= 1 << 16):
                 raise ValueError(f"{path}: event coordinates out of range")
-            out = np.empty(stop - start, dtype=EVENT_DTYPE)
-            out["t"] = cols["t"]
-            out["x"] = cols["x"]
-            out["y"] = cols["y"]
             if stop > start and cols["p"].max() > 1:
                 raise ValueError(f"{path}: event polarity > 1")
-            out["p"] = np.maximum(cols["p"], 0)  # RVT stores -1/1 in some files: clip to 0/1
-            yield out
+            # RVT stores -1/1 in some files: clip to 0/1
+            yield EventChunk(t=cols["t"], x=cols["x"].astype(np.uint16), y=cols["y"].astype(np.uint16),
+                             p=np.maximum(cols["p"], 0).astype(np.uint8))
 
 
 def write_event_h5(path: str | Path, events: np.ndarray, height: int, width: int) -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 from leod_core.atomic import atomic_dir
 from leod_core.cameras import CameraSpec
 from leod_core.events.dat_io import iter_dat_chunks, read_dat_header
+from leod_core.events.event_chunk import EventChunk
 from leod_core.events.grid import REPR_STEP_US, apply_label_filters, label_frames_and_repr_grid
 from leod_core.events.h5_store import iter_event_h5_chunks, read_event_h5_info, write_representations
 from leod_core.events.windows import StreamStats, iter_window_histograms
@@ -98,12 +99,12 @@ def _load_boxes(path: Path) -> np.ndarray:
     return validate_prophesee_boxes(raw, source=str(path))
 
 
-def _event_chunks(path: Path, camera: CameraSpec) -> Iterator[np.ndarray]:
+def _event_chunks(path: Path, camera: CameraSpec) -> Iterator[EventChunk]:
     """Chunks of a .dat or RVT .h5 event file; a declared sensor size must match the camera."""
     if path.suffix == ".h5":
         info = read_event_h5_info(path)
         height, width = info.height, info.width
-        reader: Callable[[Path, int], Iterator[np.ndarray]] = iter_event_h5_chunks
+        reader: Callable[[Path, int], Iterator[EventChunk]] = iter_event_h5_chunks
     else:
         header = read_dat_header(path)
         height, width = header.height, header.width

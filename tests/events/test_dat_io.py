@@ -28,7 +28,7 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(back.events, ev)
     chunks = list(iter_dat_chunks(path, 300))
     assert [len(c) for c in chunks] == [300, 300, 300, 100]
-    np.testing.assert_array_equal(np.concatenate(chunks), ev)
+    np.testing.assert_array_equal(np.concatenate([c.to_records() for c in chunks]), ev)
 
 
 def test_empty_file_round_trip(tmp_path):

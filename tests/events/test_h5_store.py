@@ -83,7 +83,8 @@ def test_event_h5_round_trip(tmp_path):
     assert (info.num_events, info.height, info.width) == (11, 12, 13)
     chunks = list(iter_event_h5_chunks(path, 4))
     assert [len(c) for c in chunks] == [4, 4, 3]
-    np.testing.assert_array_equal(np.concatenate(chunks), ev)
+    np.testing.assert_array_equal(np.concatenate([c.to_records() for c in chunks]), ev)
+    assert all(c.x.flags.c_contiguous and c.p.dtype == np.uint8 for c in chunks)
 
 
 def test_event_h5_polarity_minus_one_is_clipped(tmp_path):
@@ -94,7 +95,7 @@ def test_event_h5_polarity_minus_one_is_clipped(tmp_path):
     info = read_event_h5_info(path)
     assert info.height is None and info.width is None
     (chunk,) = iter_event_h5_chunks(path, 10)
-    assert chunk["p"].tolist() == [0, 1]
+    assert chunk.p.tolist() == [0, 1]
 
 
 def test_event_h5_bad_layout(tmp_path):

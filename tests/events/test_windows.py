@@ -54,6 +54,18 @@ def test_stream_equals_per_window(chunk):
     assert stats.timestamps_repaired == 0
 
 
+@pytest.mark.parametrize("chunk", [3, 50, 151, 400, 2999])
+@pytest.mark.parametrize("window", [50, 120, 333])
+def test_stream_windows_longer_than_their_spacing_and_chunks(chunk, window):
+    # windows overlapping several neighbours, chunks shorter and longer than a window: the pending
+    # events, the stitched head of a chunk and windows inside one chunk must all give the same frames
+    h, w = 4, 6
+    ev = _events(3000, h, w, 1_000, seed=3)
+    ends = np.array([60, 110, 160, 210, 260, 500, 550, 990])
+    frames = np.stack(list(iter_window_histograms(_chunks(ev, chunk), ends, window, (h, w))))
+    np.testing.assert_array_equal(frames, _reference(ev, ends, window, h, w))
+
+
 def test_stream_stops_reading_after_last_window():
     ev = _events(1000, 3, 3, 1_000)
     seen = []
