@@ -131,6 +131,61 @@ def bench_inference(preset: str, rvt_root: Path | None, frames: int, block: int)
     print(line, flush=True)
 
 
+def _run_parts(model: torch.nn.Module, x: torch.Tensor, states: list, ours: bool,
+               acc: dict[str, list[float]]) -> list:
+    """One frame, stage by stage; the CPU time of each part (summed over stages) is appended to ``acc``."""
+    frame: dict[str, float] = {}
+
+    def tick(key: str, t0: float) -> float:
+        t = time.process_time()
+        frame[key] = frame.get(key, 0.0) + t - t0
+        return t
+
+    t = time.process_time()
+    if ours:  # our backbone's first step; RVT's stem conv takes NCHW input as it is
+        x = x.contiguous(memory_format=torch.channels_last)
+    t = tick("stem", t)
+    feats, new_states = {}, []
+    for i, stage in enumerate(model.backbone.stages):
+        y = stage.downsample_cf2cl(x)
+        t = tick("stem" if i == 0 else "downsample 2-4", t)
+        y = stage.att_blocks[0].att_grid(stage.att_blocks[0].att_window(y))
+        t = tick("attention blocks", t)
+        state = stage.lstm(y, states[i]) if ours else stage.lstm(y.permute(0, 3, 1, 2), states[i])
+        t = tick("lstm", t)
+        x = feats[i + 1] = state[0]
+        new_states.append(state)
+    pyramid = model.fpn(feats)
+    t = tick("pafpn", t)
+    model.yolox_head(pyramid)
+    tick("head", t)
+    for key, dt in frame.items():
+        acc.setdefault(key, []).append(dt)
+    return new_states
+
+
+def bench_parts(preset: str, rvt_root: Path, frames: int) -> None:
+    """Median CPU ms per frame of each part, ours vs RVT (blocks of 8 frames, first of each dropped)."""
+    cam = get_camera("gen1")
+    theirs = build_rvt_model(rvt_root, preset, cam.input_hw, cam.num_classes).eval()
+    ours = build_detector(preset, cam).eval()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randint(0, 11, (1, 20, *cam.input_hw), generator=g).float() for _ in range(4)]
+    acc: dict[str, dict[str, list[float]]] = {"ours": {}, "rvt": {}}
+    states = {"ours": [None] * 4, "rvt": [None] * 4}
+    with torch.inference_mode():
+        for start in range(0, frames, 8):
+            for name, model in (("ours", ours), ("rvt", theirs)):
+                for i in range(8):
+                    part = {} if i == 0 else acc[name]  # the first frame of a block warms the caches
+                    states[name] = _run_parts(model, xs[(start + i) % 4], states[name], name == "ours", part)
+    print(f"{preset} parts (CPU-ms/frame, median)     ours     RVT")
+    for key in acc["ours"]:
+        a, b = (statistics.median(acc[k][key]) * 1e3 for k in ("ours", "rvt"))
+        print(f"  {key:32s} {a:7.2f} {b:7.2f}")
+
+
 def bench_train_step(preset: str, steps: int, batch: int, seq_len: int, labelled: str) -> None:
     cam = get_camera("synth")
     model = build_detector(preset, cam).train()
@@ -173,6 +228,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--presets", nargs="*", default=["tiny", "small", "base"], choices=list(PRESETS))
     ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--parts", action="store_true", help="also time each part vs RVT (needs --rvt-root)")
     ap.add_argument("--block", type=int, default=10, help="frames per model before switching (steady state)")
     ap.add_argument("--train-preset", default="nano", choices=list(PRESETS))
     ap.add_argument("--train-steps", type=int, default=4, help="0 or 1: no training-step benchmark")
@@ -182,6 +238,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s), Gen1 input 256x320, batch 1, streaming")
     for preset in args.presets:
         bench_inference(preset, args.rvt_root, args.frames, args.block)
+        if args.parts and args.rvt_root is not None:
+            bench_parts(preset, args.rvt_root, args.frames)
     torch.set_num_threads(args.train_threads)
     for labelled in ("last", "all") if args.train_steps > 1 else ():
         bench_train_step(args.train_preset, args.train_steps, 8, 5, labelled)
