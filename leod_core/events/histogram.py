@@ -1,19 +1,17 @@
-"""RVT's stacked-histogram event representation, bit-identical, in numpy (docs/REFERENCE.md section 2).
+"""RVT's stacked-histogram event representation, bit-identical (docs/REFERENCE.md section 2).
 
 RVT (``StackedHistogram.construct``, fastmode) normalises the time of each event inside its window with
 float32 arithmetic, ``bin = min(floor(float32(t - t0) / float32(max(t1 - t0, 1)) * bins), bins - 1)``
 (t0/t1 = first/last event of the window), counts hits per (polarity, bin, y, x) in a uint8 tensor (so a
 hot pixel with more than 255 hits in one bin wraps around) and clamps the counts to ``count_cutoff``.
 
-We reproduce that exactly but faster:
+We reproduce that exactly but faster, with two small numba-compiled loops:
 
-* the float32 bin of an event is monotone in its time, so instead of evaluating the formula per event we
-  locate the bin boundaries (evaluating the same float32 formula on a few candidate times per boundary,
-  vectorised over many windows) and binary-search them in the sorted timestamps;
-* the counting itself is one compiled loop over the events of a window (numba): index, uint8 increment
-  (which wraps at 256 like torch's uint8 accumulation), then the cutoff applied to the touched cells
-  only. In numpy the same work took a dozen array passes plus ``np.add.at`` and a full-frame clamp, and
-  stayed under x2 of RVT's speed.
+* the float32 bin of an event never decreases with its time, so instead of evaluating the formula per
+  event we binary-search each bin's first event in the sorted timestamps (many windows per call);
+* the counting is one loop over the events of a window: index, uint8 increment (which wraps at 256 like
+  torch's uint8 accumulation), then the cutoff applied to the touched cells only. In numpy the same work
+  took a dozen array passes plus ``np.add.at`` and a full-frame clamp, and stayed under x2 of RVT's speed.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ import numpy as np
 
 __all__ = ["stacked_histogram", "downsample_2x_nearest_exact", "time_bin_bounds", "window_bin_bounds",
            "histograms_of_windows"]
+
 
 @numba.njit(cache=True, nogil=True)
 def _search_bin_bounds(t: np.ndarray, starts: np.ndarray, stops: np.ndarray, bins: int,
