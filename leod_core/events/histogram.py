@@ -158,7 +158,8 @@ def _check_events(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, he
             raise ValueError(f"event field {name} must be an integer array, got {a.dtype}")
     problem = _first_problem(t, x, y, p, height, width)
     if problem:
-        raise ValueError(("event timestamps are not sorted", f"event coordinates outside the sensor size {height}x{width}",
+        raise ValueError(("event timestamps are not sorted",
+                          f"event coordinates outside the sensor size {height}x{width}",
                           "event polarity must be 0 or 1")[problem - 1])
 
 
