@@ -17,12 +17,6 @@ __all__ = ["ConvLSTMCell", "LstmState"]
 LstmState = tuple[torch.Tensor, torch.Tensor]
 
 
-def _tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x) as 2 sigmoid(2x) - 1: torch's CPU tanh is ~4x slower than its sigmoid here (1.64 vs 0.42 ms
-    for 655k floats, 1 thread); the two differ by < 2e-7."""
-    return torch.sigmoid(2 * x).mul(2).sub_(1)  # not mul_: sigmoid keeps its output for backward
-
-
 class ConvLSTMCell(nn.Module):
     """gates = conv1x1([x, h]); f, i, o = sigmoid(gates[:3C]); g = tanh(gates[3C:]).
 
@@ -48,7 +42,7 @@ class ConvLSTMCell(nn.Module):
             mix = F.linear(torch.cat((x_nhwc, h_prev), dim=-1), weight, self.conv1x1.bias)
         gates = torch.sigmoid(mix[..., : 3 * c_dim])
         forget_gate, input_gate, output_gate = gates.chunk(3, dim=-1)
-        cell_input = _tanh(mix[..., 3 * c_dim:])
+        cell_input = torch.tanh(mix[..., 3 * c_dim:])
         c_t = input_gate * cell_input if c_prev is None else forget_gate * c_prev + input_gate * cell_input
-        h_t = output_gate * _tanh(c_t)
+        h_t = output_gate * torch.tanh(c_t)
         return h_t.permute(0, 3, 1, 2), c_t.permute(0, 3, 1, 2)
