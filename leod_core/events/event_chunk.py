@@ -26,10 +26,18 @@ class EventChunk:
     p: np.ndarray
 
     def __post_init__(self) -> None:
-        # one dtype per column keeps the compiled histogram loops to one signature; out-of-range values
-        # wrap to large ones here and are then caught by the sensor-size checks of the consumers
+        # one dtype per column keeps the compiled histogram loops to one signature
+        n = len(self.t)
         for k in ("t", "x", "y", "p"):
-            object.__setattr__(self, k, np.asarray(getattr(self, k)).astype(EVENT_DTYPE[k], copy=False))
+            a = np.asarray(getattr(self, k))
+            if len(a) != n:
+                raise ValueError(f"event columns differ in length: t {n}, {k} {len(a)}")
+            target = EVENT_DTYPE[k]
+            if a.dtype != target and n and not np.issubdtype(target, np.signedinteger):
+                info = np.iinfo(target)
+                if a.min() < info.min or a.max() > info.max:  # a cast would wrap them into the valid range
+                    raise ValueError(f"event field {k} has values outside [{info.min}, {info.max}]")
+            object.__setattr__(self, k, a.astype(target, copy=False))
 
     def __len__(self) -> int:
         return len(self.t)

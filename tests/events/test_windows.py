@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from leod_core.events.dat_io import EVENT_DTYPE
+from leod_core.events.event_chunk import EventChunk
 from leod_core.events.histogram import downsample_2x_nearest_exact, stacked_histogram
 from leod_core.events.windows import StreamStats, iter_window_histograms
 
@@ -120,3 +121,14 @@ def test_bad_events_raise():
         list(iter_window_histograms([ev], np.array([100]), 50, (4, 4)))
     with pytest.raises(ValueError, match="increasing"):
         list(iter_window_histograms([ev], np.array([100, 100]), 50, (4, 4)))
+
+
+def test_event_chunk_columns_are_checked_before_casting():
+    chunk = EventChunk(np.arange(3), np.array([0, 1, 2]), np.array([1, 1, 1]), np.array([0, 1, 0]))
+    assert (chunk.x.dtype, chunk.p.dtype) == (np.uint16, np.uint8)
+    with pytest.raises(ValueError, match="field x"):
+        EventChunk(np.arange(2), np.array([0, 70_000]), np.zeros(2, int), np.zeros(2, int))  # would wrap to 4464
+    with pytest.raises(ValueError, match="field p"):
+        EventChunk(np.arange(2), np.zeros(2, int), np.zeros(2, int), np.array([0, -1]))
+    with pytest.raises(ValueError, match="differ in length"):
+        EventChunk(np.arange(3), np.zeros(2, int), np.zeros(3, int), np.zeros(3, int))
