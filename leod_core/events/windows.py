@@ -2,7 +2,8 @@
 
 Window r holds the events with ``end_r - window_us <= t <= end_r`` (RVT: searchsorted left/right), so
 an event exactly on a shared edge counts in both neighbouring windows. Only the events still needed by
-an unfinished window are kept between chunks, so memory is bounded by one window plus one chunk.
+an unfinished window are kept between chunks (a view into the last chunk, or a copy when a window spans
+several chunks), so memory is bounded by two chunks plus one window, never by the file.
 """
 
 from __future__ import annotations
