@@ -5,17 +5,31 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench smoke ui study clean-venv
+.PHONY: install lock verify run test bench smoke ui study clean-venv
 
 install: $(STAMP)
 
-# torch is installed first, pinned to the 2.13.0 CPU build that lies on disk, so the package's
-# `torch>=2.13.0` floor is already met and never pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# The venv is installed from requirements.lock (exact versions + sha256, every package, torch's 2.13.0
+# CPU wheel on disk among them), so a clone made next year gets what the README was measured with.
+# LOCK=0 installs from pyproject.toml's floors instead (another platform, or trying newer releases).
+LOCK ?= 1
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
+ifeq ($(LOCK),1)
+	$(PIP) --require-hashes --no-deps -r requirements.lock
+	$(PIP) --no-deps --no-build-isolation -e .
+else
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[test]"
+endif
 	touch $(STAMP)
+
+# Re-resolve every dependency (newest releases within pyproject.toml's floors) into requirements.lock.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python tools/lock.py
 
 # The whole default pipeline: rounds.yaml from params.yaml, the DVC remote, then `dvc repro` with one
 # local Prefect server for all stages (flows/server.py: ~1-2 s per stage instead of ~8 s ephemeral).

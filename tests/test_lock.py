@@ -1,0 +1,42 @@
+"""requirements.lock against pyproject.toml: every declared dependency is locked, at a version its floor
+admits, with a hash; torch is the CPU build (a CUDA build would pull gigabytes)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _locked() -> dict[str, tuple[Version, str]]:
+    out = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        spec, _, digest = line.partition(" --hash=sha256:")
+        name, _, version = spec.partition("==")
+        out[canonicalize_name(name)] = (Version(version), digest)
+    return out
+
+
+def test_every_dependency_is_locked_within_its_floor():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["test"]
+    locked = _locked()
+    for text in declared:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in locked, f"{req.name} is declared in pyproject.toml but not in requirements.lock (make lock)"
+        version, digest = locked[name]
+        assert req.specifier.contains(version, prereleases=True), f"lock has {name}=={version}, pyproject asks {req}"
+        assert len(digest) == 64, f"{name}: no sha256 in the lock"
+
+
+def test_torch_is_the_cpu_build():
+    version, _ = _locked()["torch"]
+    assert str(version) == "2.13.0+cpu"
