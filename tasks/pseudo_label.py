@@ -35,11 +35,11 @@ class SequenceJob:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model(ckpt: str, device: str, mtime_ns: int) -> Any:
+def _load_model(ckpt: str, device: str, camera: str, mtime_ns: int) -> Any:
     # keyed by mtime too: a new checkpoint at the same path is loaded again
     from leod_core.train.checkpoint import load_detector
 
-    return load_detector(ckpt, map_location=device)  # already in eval mode
+    return load_detector(ckpt, map_location=device, camera=camera)  # already in eval mode
 
 
 def label_sequence(job: SequenceJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def label_sequence(job: SequenceJob, ckpt: str, cfg: LeodConfig, device: str) ->
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    model = _load_model(str(ckpt), device, Path(ckpt).stat().st_mtime_ns)
+    model = _load_model(str(ckpt), device, cfg.camera.name, Path(ckpt).stat().st_mtime_ns)
     return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera)
 
 

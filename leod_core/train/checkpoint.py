@@ -1,38 +1,51 @@
-"""Checkpoints: full training state for resuming, and small weight files that rebuild the model alone.
+"""Checkpoints: the one leod weights format, the full training state, and the one reader of both.
 
 Two kinds, both written atomically (a killed run never leaves a half-written file):
 - training state ``out_dir/.work/last_ckpt.pt``: model, optimizer, scheduler, grad scaler, step, RNG states
   (python, numpy, torch, CUDA), loader state, RNN state store, loss history, model spec and config;
-- weights ``last.pt`` / ``best.pt``: model weights + ``ModelSpec`` (preset, camera) + config, so
-  ``load_detector(path)`` rebuilds the detector without any other input (as nanoGPT's ``model_args``).
-Both are readable with ``torch.load(weights_only=True)``: only tensors and plain Python containers.
+- weights (``last.pt`` / ``best.pt`` of training, the output of ``leod import-checkpoint``): model weights +
+  ``ModelSpec`` (preset, camera) + config + meta, so ``load_detector(path)`` rebuilds the detector without
+  any other input (as nanoGPT's ``model_args``).
+Every command that needs a detector reads through :func:`read_weights` (``load_detector``,
+``load_weights_into``), which accepts both kinds, the older ``leod-detector-v1`` files of import-checkpoint and
+raw RVT/LEOD ``.ckpt`` files (translated by ``leod_core.model.checkpoint_io``). Files are read with
+``torch.load(weights_only=True)`` and a small allow-list (:func:`allowed_globals`): nothing in a file runs.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import pickle
 import random
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from leod_core.atomic import atomic_path
 
 if TYPE_CHECKING:  # the model package is imported lazily: checkpoint I/O must not need it
+    from leod_core.cameras import CameraSpec
     from leod_core.model.detector import Detector
 
 __all__ = [
-    "FORMAT_VERSION", "ModelSpec", "save_weights", "save_checkpoint", "load_checkpoint", "load_detector",
-    "capture_rng", "restore_rng",
+    "FORMAT_VERSION", "ModelSpec", "allowed_globals", "safe_load", "save_weights", "save_checkpoint",
+    "load_checkpoint", "read_weights", "load_state_strict", "load_weights_into", "load_detector", "capture_rng",
+    "restore_rng",
 ]
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# import-checkpoint wrote {"format": this, "preset", "camera", "state_dict"} before weights had one format;
+# such files are read (converted on load), never written
+_LEGACY_DETECTOR_FORMAT = "leod-detector-v1"
+_CODE_RUNNERS = {"builtins.eval", "builtins.exec", "builtins.getattr", "builtins.__import__", "builtins.compile"}
 
 
 @dataclass(frozen=True)
@@ -64,37 +77,135 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return _save({"format": FORMAT_VERSION, **state}, path)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by this module; a clear error for a missing or foreign file."""
+def allowed_globals() -> list[Any]:
+    """Types a weights-only load may construct besides tensors and plain containers."""
+    allowed: list[Any] = [typing.Any, collections.defaultdict, collections.OrderedDict, dict, list, tuple, set,
+                          int, float, str, bool, bytes]
+    try:  # OmegaConf objects appear in Lightning hyper-parameters of RVT/LEOD files; plain data containers
+        from omegaconf import DictConfig, ListConfig, nodes
+        from omegaconf.base import ContainerMetadata, Metadata
+        allowed += [DictConfig, ListConfig, ContainerMetadata, Metadata, nodes.AnyNode, nodes.StringNode,
+                    nodes.IntegerNode, nodes.FloatNode, nodes.BooleanNode]
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    return allowed
+
+
+def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` with :func:`allowed_globals`; one-line errors naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(allowed_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), "unknown objects")
-        raise ValueError(f"{path}: not a leod checkpoint ({why})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
-        raise ValueError(f"{path}: not a leod checkpoint (needs 'model' and 'spec'; "
-                         "convert RVT/LEOD .ckpt files with `leod import-checkpoint`)")
-    if ckpt.get("format", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: checkpoint format {ckpt['format']} is newer than this code ({FORMAT_VERSION})")
+        raise ValueError(f"{path}: refusing to load checkpoint: it needs objects outside the allow-list "
+                         f"({_unsafe_names(path, exc)}); loading them could run code") from None
+    except (RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable torch checkpoint ({str(exc).splitlines()[0]})") from None
+
+
+def _unsafe_names(path: Path, exc: Exception) -> str:
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a zip checkpoint: torch cannot list them without unpickling
+        unsafe = []
+    ok = {f"{g.__module__}.{getattr(g, '__qualname__', getattr(g, '_name', ''))}" for g in allowed_globals()}
+    bad = [u for u in unsafe if u not in ok and not u.startswith("builtins.") or u in _CODE_RUNNERS]
+    return ", ".join(bad or unsafe) if unsafe else str(exc).splitlines()[0]
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a leod weights or training-state file (``leod-detector-v1`` files converted); clear errors."""
+    ckpt = _as_leod(safe_load(path, map_location), Path(path))
+    if ckpt is None:
+        raise ValueError(f"{path}: not a leod checkpoint (needs 'model' and 'spec'; RVT/LEOD .ckpt files are "
+                         "read by load_detector, or convert them with `leod import-checkpoint`)")
     return ckpt
 
 
-def load_detector(path: str | Path, map_location: str | torch.device = "cpu") -> Detector:
-    """Rebuild the detector from a weights or training checkpoint alone, in eval mode."""
+def _as_leod(obj: Any, path: Path) -> dict[str, Any] | None:
+    """``obj`` in the leod layout, or None when it is not a leod file (e.g. a raw RVT checkpoint)."""
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("format") == _LEGACY_DETECTOR_FORMAT:
+        return {"format": FORMAT_VERSION, "model": obj["state_dict"],
+                "spec": {"preset": obj["preset"], "camera": obj["camera"]}, "config": {}, "meta": {}}
+    if "model" not in obj or "spec" not in obj:
+        return None
+    version = obj.get("format", 0)
+    if not isinstance(version, int):
+        raise ValueError(f"{path}: unknown checkpoint format {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path}: checkpoint format {version} is newer than this code ({FORMAT_VERSION})")
+    return obj
+
+
+def read_weights(path: str | Path, preset: str | None = None,
+                 camera: str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
+    """Detector weights (on CPU) and their spec from any file a leod command writes, or a raw RVT/LEOD ckpt.
+
+    ``preset`` / ``camera``: what the caller's config expects; a file made for another one is refused with
+    one line naming the file and both sides. Raw RVT files record neither: the preset is inferred from the
+    shapes, the camera is ``camera`` (or inferred from the class count) and must fit the class count.
+    """
+    path = Path(path)
+    obj = safe_load(path)
+    ckpt = _as_leod(obj, path)
+    if ckpt is None:
+        from leod_core.model.checkpoint_io import rvt_weights
+
+        return rvt_weights(obj, path, preset, camera)
+    spec = ModelSpec(**ckpt["spec"])
+    _check_spec(path, spec, preset, camera)
+    return ckpt["model"], spec
+
+
+def _check_spec(path: Path, spec: ModelSpec, preset: str | None, camera: str | None) -> None:
     from leod_core.cameras import get_camera
+
+    if camera is not None and spec.camera != camera:
+        have, want = get_camera(spec.camera), get_camera(camera)
+        raise ValueError(f"{path}: checkpoint is for camera {have.name!r} ({_describe(have)}), expected camera "
+                         f"{want.name!r} ({_describe(want)})")
+    if preset is not None and spec.preset != preset:
+        raise ValueError(f"{path}: checkpoint is preset {spec.preset!r}, expected preset {preset!r}")
+
+
+def _describe(cam: CameraSpec) -> str:
+    h, w = cam.input_hw
+    return f"{cam.num_classes} classes, input {h}x{w}"
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path, spec: ModelSpec) -> None:
+    """``model.load_state_dict(state, strict=True)`` with a one-line summary of what does not fit."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        raise ValueError(f"{path}: weights do not fit preset {spec.preset!r} / camera {spec.camera!r}: "
+                         f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
+                         f"(e.g. {unexpected[:2]}), {len(wrong)} shape mismatches (e.g. {wrong[:2]})")
+    model.load_state_dict(state, strict=True)
+
+
+def load_weights_into(model: nn.Module, path: str | Path, spec: ModelSpec) -> None:
+    """Initialise ``model`` (built for ``spec``) from ``path`` (``leod train --init``)."""
+    state, _ = read_weights(path, preset=spec.preset, camera=spec.camera)
+    load_state_strict(model, state, path, spec)
+
+
+def load_detector(path: str | Path, map_location: str | torch.device = "cpu", *, preset: str | None = None,
+                  camera: str | None = None) -> Detector:
+    """Rebuild the detector from one file alone (any :func:`read_weights` accepts), in eval mode."""
     from leod_core.model.presets import build_detector
 
-    ckpt = load_checkpoint(path, map_location)
-    spec = ModelSpec(**ckpt["spec"])
-    model = build_detector(spec.preset, get_camera(spec.camera))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit preset {spec.preset!r} / camera {spec.camera!r}: "
-                         f"{str(exc).splitlines()[0]}") from None
+    state, spec = read_weights(path, preset=preset, camera=camera)
+    model = build_detector(spec.preset, spec.camera)
+    load_state_strict(model, state, path, spec)
     return model.to(map_location).eval()
 
 

@@ -26,7 +26,7 @@ from torch import nn
 from leod_core.atomic import atomic_path
 from leod_core.config import LeodConfig, config_to_dict
 from leod_core.train import ddp
-from leod_core.train.checkpoint import ModelSpec, load_checkpoint, save_weights
+from leod_core.train.checkpoint import ModelSpec, load_weights_into, save_weights
 from leod_core.train.history import LossHistory
 from leod_core.train.resume import TrainState, load_train_state, save_train_state
 from leod_core.train.rnn_state import RnnStateStore
@@ -161,7 +161,7 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
     ckpt_path = out_dir / CKPT_NAME
     start = load_train_state(ckpt_path, state, info)
     if start == 0 and init_weights is not None:
-        _init_from(model, Path(init_weights), spec)
+        load_weights_into(model, Path(init_weights), spec)  # any weights file, or a raw RVT/LEOD .ckpt
         log.info("round %d initialised from %s", round_idx, init_weights)
     ddp.broadcast_module(model)
 
@@ -225,18 +225,6 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
         with atomic_path(out_dir / "metrics.json") as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result
-
-
-def _init_from(model: nn.Module, path: Path, spec: ModelSpec) -> None:
-    """Load another round's weights; a clear error when they belong to another preset or camera."""
-    ckpt = load_checkpoint(path)
-    if ckpt["spec"] != {"preset": spec.preset, "camera": spec.camera}:
-        raise ValueError(f"{path}: weights of {ckpt['spec']} cannot initialise preset {spec.preset!r} / camera "
-                         f"{spec.camera!r}")
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the model: {str(exc).splitlines()[0]}") from None
 
 
 def _validate(validator: Validator, model: nn.Module, state: TrainState, out_dir: Path, step: int,

@@ -138,7 +138,7 @@ def test_pseudo_label_on_dask_matches_threads(tmp_path, monkeypatch, dask_addres
                                             track_id=-1, source="gt")]))
     write_labels(gt, tmp_path / "art/round_0/labels/labels.parquet")
     # dask workers here are threads of this process: they see the stub too
-    monkeypatch.setattr(checkpoint, "load_detector", lambda path, map_location="cpu": BlobDetector())
+    monkeypatch.setattr(checkpoint, "load_detector", lambda path, map_location="cpu", **_: BlobDetector())
     overrides = [f"paths.dataset={tmp_path}/data", f"paths.artifacts={tmp_path}/art", "train.threads=1"]
     counts = {}
     for name, orch in (("threads", THREADS), ("dask", _dask(dask_address))):

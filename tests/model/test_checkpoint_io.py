@@ -6,9 +6,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from leod_core.model.checkpoint_io import (
-    detector_from_payload, import_checkpoint, load_rvt_checkpoint, read_state_dict)
+from leod_core.model.checkpoint_io import import_checkpoint, read_state_dict
 from leod_core.model.presets import build_detector
+from leod_core.train.checkpoint import load_checkpoint, load_detector
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -42,15 +42,17 @@ def test_lightning_checkpoint_imports_strictly(tmp_path):
     assert (model.preset, model.camera) == ("tiny", "gen1")
     for k, v in model.state_dict().items():
         assert torch.equal(v, sd[k])
-    rebuilt = detector_from_payload(torch.load(dst, weights_only=True))
+    rebuilt = load_detector(dst)  # the reader of evaluate / pseudo-label
     assert torch.equal(rebuilt.state_dict()["yolox_head.cls_preds.0.bias"], sd["yolox_head.cls_preds.0.bias"])
+    ckpt = load_checkpoint(dst)  # the layout of training's last.pt
+    assert ckpt["spec"] == {"preset": "tiny", "camera": "gen1"} and ckpt["meta"]["imported_from"] == str(src)
 
 
 def test_leod_extracted_weights_and_bare_state_dict(tmp_path):
     sd = _rvt_like_state_dict("small")
     torch.save({f"mdl.{k}": v for k, v in sd.items()}, tmp_path / "a.ckpt")  # LEOD extract_weight layout
     torch.save(sd, tmp_path / "b.pt")
-    assert load_rvt_checkpoint(tmp_path / "a.ckpt").preset == "small"
+    assert load_detector(tmp_path / "a.ckpt").preset == "small"
     assert set(read_state_dict(tmp_path / "b.pt")) == set(sd)
 
 
@@ -65,6 +67,8 @@ def test_code_running_pickle_is_refused_without_running(tmp_path):
     torch.save({"state_dict": {"mdl.x": torch.zeros(1)}, "payload": Evil()}, src)
     with pytest.raises(ValueError, match="refusing to load"):
         read_state_dict(src)
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_detector(src)
     assert not marker.exists()
 
 
@@ -72,9 +76,9 @@ def test_mismatches_give_clear_errors(tmp_path):
     sd = _rvt_like_state_dict("tiny")
     torch.save(sd, tmp_path / "t.pt")
     with pytest.raises(ValueError, match="shape mismatches"):
-        load_rvt_checkpoint(tmp_path / "t.pt", preset="small")
+        load_detector(tmp_path / "t.pt", preset="small")
     with pytest.raises(ValueError, match="classes"):
-        load_rvt_checkpoint(tmp_path / "t.pt", camera="gen4")
+        load_detector(tmp_path / "t.pt", camera="gen4")
     with pytest.raises(FileNotFoundError):
         read_state_dict(tmp_path / "missing.ckpt")
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
@@ -85,4 +89,4 @@ def test_mismatches_give_clear_errors(tmp_path):
 def test_gen4_import_infers_camera(tmp_path):
     model = build_detector("tiny", "gen4")
     torch.save({"state_dict": {f"mdl.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "g4.ckpt")
-    assert load_rvt_checkpoint(tmp_path / "g4.ckpt").camera == "gen4"
+    assert load_detector(tmp_path / "g4.ckpt").camera == "gen4"

@@ -22,7 +22,7 @@ def world(tmp_path, monkeypatch):
                                             class_id=0, class_confidence=1.0, objectness=1.0, is_gt=True,
                                             track_id=-1, source="gt")]))
     write_labels(gt, tmp_path / "art/round_0/labels/labels.parquet")
-    monkeypatch.setattr(checkpoint, "load_detector", lambda path, map_location="cpu": BlobDetector())
+    monkeypatch.setattr(checkpoint, "load_detector", lambda path, map_location="cpu", **_: BlobDetector())
     return tmp_path, gt
 
 

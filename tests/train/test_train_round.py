@@ -68,5 +68,5 @@ def test_init_from_other_preset_is_a_clear_error(dataset, tmp_path) -> None:
     root, labels = dataset
     first = train_round(load_config(None, TINY + ["train.steps=1"]), 0, labels, root, tmp_path / "r0")
     cfg = load_config(None, TINY + ["model.preset=tiny"])
-    with pytest.raises(ValueError, match="cannot initialise preset 'tiny'"):
+    with pytest.raises(ValueError, match="is preset 'nano', expected preset 'tiny'"):
         train_round(cfg, 1, labels, root, tmp_path / "r1", init_weights=first.weights)
