@@ -61,11 +61,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _QuietFailures(logging.Filter):
+    """Console filter at the default verbosity: Prefect's failure reports (its ERROR records with their
+    tracebacks, the "Finished in state Failed(...)" lines) stay in the Prefect run logs, and the
+    ephemeral server's stop notice (printed at exit) does not follow the command's own error line."""
+
+    _HIDDEN = ("in state Failed(", "in state Crashed(", "Stopping temporary server")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] != "prefect":
+            return True
+        return record.levelno < logging.ERROR and not any(h in record.getMessage() for h in self._HIDDEN)
+
+
+class _NoTraceback(logging.Formatter):
+    """One line per record on the console: tracebacks are for ``-v`` (the record itself is left whole
+    for the other handlers, e.g. Prefect's API log handler)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def setup_console_logging(verbose: bool) -> None:
+    """Log to stderr: everything with tracebacks when ``verbose``, else INFO and up, one line each,
+    without Prefect's failure reports (the CLI prints the failure once, as ``leod <cmd>: error: ...``)."""
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt)
+    if verbose:
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setFormatter(_NoTraceback(fmt))
+            handler.addFilter(_QuietFailures())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_console_logging(args.verbose)
     if args._module is None:
         print(f"leod {args.command}: not available in this build", file=sys.stderr)
         return 2

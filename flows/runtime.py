@@ -148,7 +148,8 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
         try:
             results.append(fut.result())
         except Exception as exc:  # report every failing item by name, raise once below
-            log.error("%s failed for %s: %s", name, item_name, exc)
+            # debug only: StepFailed below carries every failure, and the CLI prints it once
+            log.debug("%s failed for %s: %s", name, item_name, exc, exc_info=exc)
             failed.append(f"{item_name} ({type(exc).__name__}: {exc})")
             first_exc = first_exc or exc
             failed_excs.append(exc)

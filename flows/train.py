@@ -10,6 +10,7 @@ from prefect import flow
 
 from leod_core.config import load_config
 from tasks.tracking import stage_run
+from leod_core.train.loop import TIMING_FILE
 from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun, work_dir_for
 
 __all__ = ["train_flow", "resolve_train_paths"]
@@ -56,7 +57,7 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
             train_model_torchrun(cfg.train.devices, argv)
             for step, metrics in loss_rows(work / "loss.csv"):
                 run.log_metrics(metrics, step=step)
-            result = json.loads((work / "metrics.json").read_text())
+            result = json.loads((work / "metrics.json").read_text()) | json.loads((work / TIMING_FILE).read_text())
         else:
             logger = run.step_logger()
             try:

@@ -23,7 +23,7 @@ from leod_core.events.grid import REPR_STEP_US, apply_label_filters, label_frame
 from leod_core.events.h5_store import iter_event_h5_chunks, read_event_h5_info, write_representations
 from leod_core.events.windows import StreamStats, iter_window_histograms
 from leod_core.labels.boxes import validate_prophesee_boxes
-from leod_core.labels.rvt_labels import build_labels_full
+from leod_core.labels.rvt_labels import build_labels_full, write_labels_npz
 from leod_core.layout import SPLITS, SequencePaths, list_sequences
 
 __all__ = [
@@ -144,7 +144,7 @@ def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraS
         seq = SequencePaths(tmp, camera)
         seq.labels_npz.parent.mkdir(parents=True)
         seq.repr_dir.mkdir(parents=True)
-        np.savez(seq.labels_npz, labels=labels, objframe_idx_2_label_idx=label_starts)
+        write_labels_npz(seq.labels_npz, labels, label_starts)
         np.save(seq.label_timestamps, grid.frame_ts_us)
         np.save(seq.objframe_idx_2_repr_idx, grid.objframe_idx_2_repr_idx)
         np.save(seq.repr_timestamps, grid.repr_end_ts_us)

@@ -5,7 +5,9 @@ Works on our imports and on RVT's downloaded ``gen1.tar``/``gen4.tar`` alike (th
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,23 @@ from leod_core.cameras import CameraSpec
 from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels, write_labels
 from leod_core.layout import SequencePaths, labels_full_path, list_sequences
 
-__all__ = ["read_sequence_labels", "sequence_label_table", "build_labels_full"]
+__all__ = ["write_labels_npz", "read_sequence_labels", "sequence_label_table", "build_labels_full"]
 
 log = logging.getLogger(__name__)
+
+#: zip entry time of every labels.npz: np.savez stamps the wall clock, so two identical imports would
+#: differ in bytes and in their DVC hash
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_labels_npz(path: str | Path, labels: np.ndarray, objframe_idx_2_label_idx: np.ndarray) -> None:
+    """Write RVT's ``labels_v2/labels.npz`` (the keys and layout ``np.load`` and RVT read), byte-stable:
+    the same arrays always give the same file."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, arr in (("labels", labels), ("objframe_idx_2_label_idx", objframe_idx_2_label_idx)):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH), buf.getvalue())
 
 
 def read_sequence_labels(seq: SequencePaths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

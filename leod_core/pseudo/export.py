@@ -17,6 +17,7 @@ import pandas as pd
 from leod_core.atomic import atomic_dir
 from leod_core.cameras import CameraSpec
 from leod_core.labels.boxes import LEOD_BBOX_DTYPE
+from leod_core.labels.rvt_labels import write_labels_npz
 from leod_core.labels.table import validate_labels
 from leod_core.layout import SequencePaths, list_sequences
 
@@ -65,8 +66,7 @@ def export_leod_layout(df: pd.DataFrame, dataset_root: str | Path, out_dir: str 
             final = SequencePaths(final_root / split / seq.name, camera)
             new.labels_npz.parent.mkdir(parents=True)
             new.repr_dir.mkdir(parents=True)
-            with open(new.labels_npz, "wb") as f:
-                np.savez(f, labels=labels, objframe_idx_2_label_idx=label_idx)
+            write_labels_npz(new.labels_npz, labels, label_idx)
             np.save(new.objframe_idx_2_repr_idx, repr_idx)
             if not seq.repr_h5.exists():
                 raise FileNotFoundError(f"export: missing {seq.repr_h5}")

@@ -235,6 +235,8 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 def _save(payload: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    # through a file object: given a path, torch names the archive's root folder after the (random)
+    # temporary file, so identical checkpoints would differ in bytes and in their DVC hash
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
     return path

@@ -12,7 +12,7 @@ from leod_core.atomic import atomic_path
 __all__ = ["LossHistory", "CSV_COLUMNS"]
 
 #: CSV columns in order; metrics outside this list are appended alphabetically
-CSV_COLUMNS = ("step", "loss", "loss_iou", "loss_obj", "loss_cls", "num_fg", "lr", "steps_per_s", "val_ap")
+CSV_COLUMNS = ("step", "loss", "loss_iou", "loss_obj", "loss_cls", "num_fg", "lr", "val_ap")
 
 
 class LossHistory:

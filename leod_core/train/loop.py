@@ -33,7 +33,7 @@ from leod_core.train.rnn_state import RnnStateStore
 from leod_core.train.schedule import OneCycle, make_scheduler
 from leod_core.train.step import bptt_forward
 
-__all__ = ["TrainResult", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
+__all__ = ["TrainResult", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
            "run_training", "pick_device"]
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,12 @@ Callback = Callable[[int, dict[str, float]], None]
 Validator = Callable[[nn.Module], float | None]  # model -> validation AP (None = skipped)
 
 CKPT_NAME = ".work/last_ckpt.pt"
+
+
+#: TrainResult fields that differ between two runs of the same training (clock, machine load, restarts)
+TIMING_FIELDS = ("wall_s", "steps_per_s", "resumed_from")
+#: the training folder's record of those fields (not published: the model folder stays bit-stable)
+TIMING_FILE = "timing.json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,11 @@ class TrainResult:
         d["weights"] = str(self.weights)
         d["best"] = str(self.best) if self.best else None
         return d
+
+    def reproducible(self) -> dict[str, Any]:
+        """What ``metrics.json`` (a DVC output) holds: the fields a rerun or a resumed run reproduces
+        bit for bit; wall time, speed and the resume point go to :data:`TIMING_FILE` and MLflow."""
+        return {k: v for k, v in self.to_json().items() if k not in TIMING_FIELDS}
 
 
 def round_lr_steps(cfg: LeodConfig, round_idx: int) -> tuple[float, int]:
@@ -197,8 +208,9 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
             if done % log_every == 0 or done == total:
                 now = time.perf_counter()
                 metrics = {k: float(v) / max(window_n, 1) for k, v in sums.items()}
-                metrics = _rename(metrics) | {"lr": lr, "steps_per_s": (done - window_start) / max(now - window_t, 1e-9)}
-                state.history.append(done, metrics)
+                metrics = _rename(metrics) | {"lr": lr}
+                state.history.append(done, metrics)  # no speed in the loss curve: it is a DVC output
+                metrics["steps_per_s"] = (done - window_start) / max(now - window_t, 1e-9)
                 sums, window_n, window_t, window_start = {}, 0, now, done
                 if info.is_main:
                     bar.update(done - bar.n)
@@ -222,8 +234,10 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
                          steps=total, final_loss=state.history.last("loss"), wall_s=wall,
                          steps_per_s=(total - start) / max(wall, 1e-9), resumed_from=start, best_ap=state.best_ap)
     if info.is_main:
-        with atomic_path(out_dir / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        for name, record in (("metrics.json", result.reproducible()),
+                             (TIMING_FILE, {k: result.to_json()[k] for k in TIMING_FIELDS})):
+            with atomic_path(out_dir / name) as tmp:
+                tmp.write_text(json.dumps(record, indent=2) + "\n")
     return result
 
 

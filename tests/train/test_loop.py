@@ -69,6 +69,13 @@ def test_resume_after_crash_is_bit_identical(tmp_path) -> None:
         rows_a, rows_b = list(csv.DictReader(f_a)), list(csv.DictReader(f_b))
     assert [r["step"] for r in rows_b] == [str(s) for s in range(1, 7)]
     assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+    # the files DVC hashes are byte-identical to an uninterrupted run's; only timing.json differs
+    for name in ("last.pt", "loss.csv"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "crashed" / name).read_bytes(), name
+    m_full, m_resumed = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("full", "crashed"))
+    assert m_full.pop("weights") != m_resumed.pop("weights")  # the only difference: the run's own folder
+    assert m_full == m_resumed and "wall_s" not in m_full
+    assert json.loads((tmp_path / "crashed" / "timing.json").read_text())["resumed_from"] == 2
 
 
 def test_two_runs_same_seed_identical_and_different_seed_differs(tmp_path) -> None:
