@@ -107,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     if args._module is None:
         print(f"leod {args.command}: not available in this build", file=sys.stderr)
         return 2
-    from flows.runtime import BAD_INPUT_ERRORS, StepFailed
+    from flows.runtime import ONE_LINE_ERRORS, StepFailed
 
     try:
         return int(args._module.run(args) or 0)
-    except (*BAD_INPUT_ERRORS, StepFailed) as exc:
-        # bad input: one clear line, non-zero exit (tracebacks only with -v); other failures keep theirs
+    except (*ONE_LINE_ERRORS, StepFailed) as exc:
+        # bad input or a machine problem: one clear line, non-zero exit (tracebacks only with -v); bugs
+        # keep their traceback
         if args.verbose or (isinstance(exc, StepFailed) and not exc.bad_input):
             raise
         print(f"leod {args.command}: error: {exc}", file=sys.stderr)

@@ -20,6 +20,15 @@ from tasks.policies import retry_on_io_error
 BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError)
 
 
+class ApiUnreachable(RuntimeError):
+    """``PREFECT_API_URL`` names a server that does not answer (checked before a flow starts)."""
+
+
+#: failures the CLI reports as one line (tracebacks with ``-v``): bad input, and a machine problem the
+#: user fixes outside leod (disk full, permission denied, a Prefect server that is down)
+ONE_LINE_ERRORS: tuple[type[BaseException], ...] = (*BAD_INPUT_ERRORS, OSError, ApiUnreachable)
+
+
 class StepFailed(RuntimeError):
     """A mapped step failed for some items; the message names each failing item and its error.
     ``bad_input`` is true when every failure is a bad-input error (the CLI then prints one line)."""
@@ -28,7 +37,7 @@ class StepFailed(RuntimeError):
         super().__init__(message)
         self.bad_input = bad_input
 
-__all__ = ["StepFailed", "BAD_INPUT_ERRORS", "config_for_command", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
+__all__ = ["StepFailed", "BAD_INPUT_ERRORS", "ONE_LINE_ERRORS", "ApiUnreachable", "check_api", "config_for_command", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
            "api_url", "run_flow"]
 
 log = logging.getLogger(__name__)
@@ -155,7 +164,7 @@ def map_as_tasks(fn: Callable[..., R], items: Iterable[T], *, name: str, label: 
             failed_excs.append(exc)
     if failed:
         raise StepFailed(f"step {name} failed for {len(failed)}/{len(items)} item(s): " + "; ".join(failed),
-                         bad_input=all(isinstance(e, BAD_INPUT_ERRORS) for e in failed_excs)) from first_exc
+                         bad_input=all(isinstance(e, ONE_LINE_ERRORS) for e in failed_excs)) from first_exc
     return results
 
 
@@ -178,6 +187,28 @@ def _first_param(fn: Callable[..., Any]) -> str | None:
     return params[0] if params else None
 
 
+def check_api(url: str | None = None, timeout_s: float = 5.0) -> None:
+    """Raise :class:`ApiUnreachable` unless the Prefect API at ``url`` (default: ``PREFECT_API_URL``)
+    answers its health check within ``timeout_s``: a dead server fails the command at once, in one
+    line, instead of after the client's retries and a page of traceback. No URL: local (ephemeral) mode."""
+    import urllib.error
+    import urllib.request
+
+    url = url or api_url()
+    if not url:
+        return
+    health = url.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout_s) as resp:
+            if resp.status == 200:
+                return
+            why = f"HTTP {resp.status}"
+    except (urllib.error.URLError, OSError) as exc:
+        why = str(getattr(exc, "reason", exc))
+    raise ApiUnreachable(f"Prefect API at {url} does not answer ({why}); start it (make ui), point "
+                         "PREFECT_API_URL at a running server, or unset it to run in local mode")
+
+
 def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
     """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged).
 
@@ -186,6 +217,7 @@ def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
     the flow's task runs would be recorded there. One local server (flows.server) serves the flow and
     its workers instead; they inherit ``PREFECT_API_URL`` when the cluster spawns them.
     """
+    check_api()
     runner = make_task_runner(orch)
     call = flow_obj.with_options(task_runner=runner)
     if orch.task_runner == "dask" and api_url() is None:
