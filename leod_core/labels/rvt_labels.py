@@ -26,13 +26,24 @@ log = logging.getLogger(__name__)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _zeroed_padding(arr: np.ndarray) -> np.ndarray:
+    """A structured array's fields copied into a zeroed one: the padding bytes of an aligned dtype (RVT's
+    box dtype has 4 after ``class_confidence``) are whatever memory held, and would be written as is."""
+    if arr.dtype.names is None:
+        return arr
+    out = np.zeros(arr.shape, arr.dtype)
+    for name in arr.dtype.names:
+        out[name] = arr[name]
+    return out
+
+
 def write_labels_npz(path: str | Path, labels: np.ndarray, objframe_idx_2_label_idx: np.ndarray) -> None:
     """Write RVT's ``labels_v2/labels.npz`` (the keys and layout ``np.load`` and RVT read), byte-stable:
     the same arrays always give the same file."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, arr in (("labels", labels), ("objframe_idx_2_label_idx", objframe_idx_2_label_idx)):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            np.lib.format.write_array(buf, _zeroed_padding(np.asanyarray(arr)), allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH), buf.getvalue())
 
 
