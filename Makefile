@@ -66,6 +66,11 @@ ui: install
 study: install
 	$(TOOLS_PATH) $(BIN)/leod study --workers 2
 
+# The micro pipeline in a temporary copy; every stage output's DVC hash against verify/micro_hashes.json
+# (names the first stage that differs). `make verify UPDATE=1` rewrites the expectation.
+verify: install
+	$(TOOLS_PATH) $(BIN)/python -m flows.verify $(if $(UPDATE),--update,)
+
 test: install
 	$(BIN)/python -m pytest
 

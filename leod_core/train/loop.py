@@ -33,7 +33,7 @@ from leod_core.train.rnn_state import RnnStateStore
 from leod_core.train.schedule import OneCycle, make_scheduler
 from leod_core.train.step import bptt_forward
 
-__all__ = ["TrainResult", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
+__all__ = ["TrainResult", "TRAINING_SECTIONS", "training_config", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
            "run_training", "pick_device"]
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,17 @@ CKPT_NAME = ".work/last_ckpt.pt"
 TIMING_FIELDS = ("wall_s", "steps_per_s", "resumed_from")
 #: the training folder's record of those fields (not published: the model folder stays bit-stable)
 TIMING_FILE = "timing.json"
+
+
+#: the config sections a trained model depends on, recorded in weights files and resume checkpoints:
+#: orchestration, logging or pseudo-labelling settings change neither the weights nor a resumable run
+TRAINING_SECTIONS = ("dataset", "model", "data", "loss", "train")
+
+
+def training_config(cfg: LeodConfig) -> dict[str, Any]:
+    """The :data:`TRAINING_SECTIONS` of ``cfg`` as plain dicts."""
+    full = config_to_dict(cfg)
+    return {name: full[name] for name in TRAINING_SECTIONS}
 
 
 @dataclass(frozen=True)
@@ -167,7 +178,7 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
     amp_dtype = _amp_dtype(device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, loader=loader,
-                       rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=config_to_dict(cfg),
+                       rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=training_config(cfg),
                        round_idx=round_idx, total=total, fingerprint=dict(fingerprint))
     ckpt_path = out_dir / CKPT_NAME
     start = load_train_state(ckpt_path, state, info)

@@ -1,0 +1,120 @@
+"""``make verify``: run the ``micro`` pipeline (every stage, ``dvc repro``) in a temporary copy of the
+repository and compare the DVC hash of every stage output with the committed expectation
+(:data:`EXPECTED_FILE`). Prints the first stage, in pipeline order, whose output differs.
+
+``--update`` rewrites the expectation from this run (after a deliberate change of results; commit it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+__all__ = ["EXPECTED_FILE", "Mismatch", "output_hashes", "compare_hashes", "run_micro", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: DVC hashes of the micro pipeline's outputs, per stage, as committed
+EXPECTED_FILE = ROOT / "verify" / "micro_hashes.json"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One output whose hash differs from (or is missing in) the expectation."""
+    stage: str
+    path: str
+    expected: str | None
+    actual: str | None
+
+    def __str__(self) -> str:
+        return f"stage {self.stage}: {self.path}: expected {self.expected or 'nothing'}, got {self.actual or 'nothing'}"
+
+
+def output_hashes(repo: Path) -> dict[str, dict[str, str]]:
+    """{stage: {out path: md5}} of every stage output recorded in ``repo/dvc.lock``."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {stage: {out["path"]: out["md5"] for out in entry.get("outs", [])}
+            for stage, entry in lock["stages"].items()}
+
+
+def compare_hashes(expected: dict[str, dict[str, str]], actual: dict[str, dict[str, str]],
+                   order: list[str]) -> list[Mismatch]:
+    """Every differing output, stages in pipeline ``order`` (the first one is where results diverged)."""
+    out: list[Mismatch] = []
+    for stage in order + sorted((set(expected) | set(actual)) - set(order)):
+        exp, act = expected.get(stage, {}), actual.get(stage, {})
+        for path in sorted(set(exp) | set(act)):
+            if exp.get(path) != act.get(path):
+                out.append(Mismatch(stage, path, exp.get(path), act.get(path)))
+    return out
+
+
+def run_micro(workdir: Path, overrides: list[str] = ()) -> Path:
+    """The micro pipeline, every stage, in a copy of this repository under ``workdir``; returns the copy."""
+    from flows.server import prefect_server
+    from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, repro, stage_env
+
+    repo = make_repo_copy(ROOT, workdir / "repo")
+    apply_overrides(repo, MICRO_OVERRIDES + list(overrides))
+    env = stage_env(repo)
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
+    os.environ["PREFECT_HOME"] = env["PREFECT_HOME"]
+    with prefect_server(0) as url:
+        env["PREFECT_API_URL"] = url
+        result = repro(repo, env)
+    if result.returncode != 0:
+        raise RuntimeError(f"dvc repro of the micro pipeline failed (exit {result.returncode}):\n"
+                           f"{result.output[-4000:]}")
+    return repo
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flows.self_train import stage_order
+
+    parser = argparse.ArgumentParser(prog="python -m flows.verify", description=__doc__.splitlines()[0])
+    parser.add_argument("--update", action="store_true", help="write this run's hashes as the expectation")
+    parser.add_argument("--expected", type=Path, default=EXPECTED_FILE)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
+    parser.add_argument("-S", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra overrides on top of the micro config (e.g. to test thread counts)")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="leod-verify-"))
+    try:
+        try:
+            repo = run_micro(tmp, args.overrides)
+        except RuntimeError as exc:
+            print(f"verify: error: {exc}", file=sys.stderr)
+            return 1
+        actual = output_hashes(repo)
+        if args.update:
+            args.expected.parent.mkdir(parents=True, exist_ok=True)
+            args.expected.write_text(json.dumps(actual, indent=1, sort_keys=True) + "\n")
+            print(f"verify: wrote {sum(map(len, actual.values()))} output hashes to {args.expected}")
+            return 0
+        expected = json.loads(args.expected.read_text())
+        mismatches = compare_hashes(expected, actual, stage_order(1))
+        for m in mismatches:
+            print(f"verify: {m}", file=sys.stderr)
+        n = sum(map(len, actual.values()))
+        if mismatches:
+            print(f"verify: FAILED: first difference in stage {mismatches[0].stage} "
+                  f"({len(mismatches)} of {n} outputs differ)")
+            return 1
+        print(f"verify: OK: all {n} outputs of {len(actual)} stages equal {args.expected.name}")
+        return 0
+    finally:
+        if args.keep:
+            print(f"verify: kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
