@@ -1,6 +1,8 @@
 """Atomic outputs: write to a temporary sibling path, rename into place only when complete.
 
-A killed process therefore never leaves a half-written file or folder for DVC to cache.
+A killed process therefore never leaves a half-written file or folder for DVC to cache. Temporary names
+carry the writer's pid (``.NAME.<pid>.<random>.tmp``): the next writer of the same output removes the
+leftovers of writers that are no longer alive (a ``kill -9`` cannot clean up after itself).
 """
 
 from __future__ import annotations
@@ -12,7 +14,32 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_dir"]
+__all__ = ["atomic_path", "atomic_dir", "remove_stale_temporaries"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
+    """Delete the temporaries ``folder/.NAME.<pid>.*.tmp*`` of writers that are dead; returns them."""
+    removed = []
+    for p in folder.glob(f".{name}.*.tmp*") if folder.is_dir() else []:
+        fields = p.name[len(name) + 2:].split(".")
+        if not fields[0].isdigit() or _alive(int(fields[0])):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -23,7 +50,8 @@ def atomic_path(dst: str | Path) -> Iterator[Path]:
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".tmp{dst.suffix}", dir=dst.parent)
+    remove_stale_temporaries(dst.parent, dst.stem)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.{os.getpid()}.", suffix=f".tmp{dst.suffix}", dir=dst.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -39,7 +67,8 @@ def atomic_dir(dst: str | Path) -> Iterator[Path]:
     """Yield a temporary directory next to ``dst``; on success it replaces ``dst`` (old one removed)."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
+    remove_stale_temporaries(dst.parent, dst.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=".tmp", dir=dst.parent))
     try:
         yield tmp
         if dst.exists():

@@ -1,5 +1,7 @@
 """Camera specs (RVT facts) and atomic outputs."""
 
+import os
+
 import pytest
 
 from leod_core.atomic import atomic_dir, atomic_path
@@ -42,3 +44,25 @@ def test_atomic_dir_replaces_only_when_complete(tmp_path):
             raise RuntimeError("killed")
     assert sorted(p.name for p in dst.iterdir()) == ["a"]
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    from leod_core.atomic import atomic_dir, atomic_path
+
+    # a writer killed mid-way (its pid is gone) leaves temporaries; a live writer's are left alone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / f".out.{dead}.abc.tmp.txt").write_text("half")
+    (tmp_path / f".data.{dead}.xyz.tmp").mkdir()
+    (tmp_path / f".data.{dead}.xyz.tmp" / "part.h5").write_text("half")
+    live = tmp_path / f".out.{os.getpid()}.def.tmp.txt"
+    live.write_text("in progress")
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        tmp.write_text("done")
+    with atomic_dir(tmp_path / "data") as tmp:
+        (tmp / "x").write_text("done")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["out.txt", "data", live.name])

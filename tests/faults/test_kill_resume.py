@@ -1,0 +1,134 @@
+"""kill -9 in the middle of each stage kind of the micro DAG (import, train, evaluate, pseudo-label),
+then ``dvc repro``: it finishes, every output's hash equals the uninterrupted run's
+(verify/micro_hashes.json), DVC never cached a partial output, no temporary file is left, and a second
+``dvc repro`` started while one runs is refused by DVC's lock without harming the first."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from flows.self_train import stage_order
+from flows.server import prefect_server
+from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, stage_env
+from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes
+
+REPO = Path(__file__).resolve().parents[2]
+DVC = str(Path(sys.executable).parent / "dvc")
+
+#: (command line of the stage's process, what must exist before the kill): training is killed after
+#: its first resume checkpoint, so the rerun has to resume from it; the others restart from scratch
+TARGETS = [
+    ("leod import-prophesee", None),
+    ("leod train --round 0", "artifacts/.work/round_0/model/.work/last_ckpt.pt"),
+    ("leod evaluate --round 0", None),
+    ("leod pseudo-label --round 1", None),
+]
+
+
+def _processes_in(repo: Path) -> dict[int, str]:
+    """{pid: command line} of the processes whose working directory is ``repo``."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(d / "cwd")) != repo:
+                continue
+            out[int(d.name)] = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return out
+
+
+def _kill_when(repo: Path, pattern: str, ready: str | None, delay_s: float, stop: threading.Event,
+               killed: list[str]) -> None:
+    """SIGKILL the first process of ``repo`` running ``pattern``, ``delay_s`` after it started (and after
+    ``ready`` exists)."""
+    while not stop.is_set():
+        pids = [p for p, cmd in _processes_in(repo).items() if pattern in cmd and "dvc" not in cmd.split()[0]]
+        if pids and (ready is None or (repo / ready).exists()):
+            time.sleep(delay_s)
+            try:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pattern)
+            except ProcessLookupError:  # finished first: the run goes on, the test says so below
+                pass
+            return
+        time.sleep(0.05)
+
+
+def _repro(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([DVC, "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _cached_objects(repo: Path) -> set[str]:
+    root = repo / ".dvc" / "cache" / "files" / "md5"
+    return {p.parent.name + p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def _referenced_objects(repo: Path) -> set[str]:
+    """md5 of every cached out in dvc.lock, with the files of directory outs."""
+    refs = set()
+    root = repo / ".dvc" / "cache" / "files" / "md5"
+    for md5s in output_hashes(repo).values():
+        for md5 in md5s.values():
+            refs.add(md5)
+            if md5.endswith(".dir") and (root / md5[:2] / md5[2:]).is_file():
+                refs |= {e["md5"] for e in json.loads((root / md5[:2] / md5[2:]).read_text())}
+    return refs
+
+
+def _temporaries(repo: Path) -> list[str]:
+    return [str(p.relative_to(repo)) for top in ("data", "artifacts") for p in (repo / top).rglob("*")
+            if ".tmp" in p.name and ".work" not in p.parts]
+
+
+def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Path) -> None:
+    repo = make_repo_copy(REPO, tmp_path / "repo").resolve()
+    apply_overrides(repo, MICRO_OVERRIDES)
+    env = stage_env(repo)
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
+    rng = random.Random(1234)
+    with prefect_server(0) as url:
+        env["PREFECT_API_URL"] = url
+        for pattern, ready in TARGETS:
+            killed: list[str] = []
+            stop = threading.Event()
+            watcher = threading.Thread(target=_kill_when, args=(repo, pattern, ready, rng.uniform(0.2, 1.5), stop,
+                                                                killed))
+            watcher.start()
+            proc = _repro(repo, env)
+            stop.set()
+            watcher.join()
+            assert killed == [pattern], f"{pattern} was not killed mid-run:\n{proc.stdout[-2000:]}"
+            assert proc.returncode != 0, proc.stdout[-2000:]
+            # DVC committed nothing of the killed stage: all it cached belongs to the finished stages
+            assert _cached_objects(repo) <= _referenced_objects(repo), pattern
+
+        # the run that finishes; a second repro started meanwhile is refused by DVC's lock
+        first = subprocess.Popen([DVC, "repro"], cwd=repo, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while not any("leod " in cmd for cmd in _processes_in(repo).values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = _repro(repo, env)
+        out_first = first.communicate(timeout=600)[0]
+        assert second.returncode != 0 and "lock" in (second.stdout + second.stderr).lower(), second.stdout
+        assert first.returncode == 0, out_first[-3000:]
+
+    mismatches = compare_hashes(json.loads(EXPECTED_FILE.read_text()), output_hashes(repo), stage_order(1))
+    assert not mismatches, "\n".join(map(str, mismatches))
+    assert _cached_objects(repo) <= _referenced_objects(repo)
+    assert _temporaries(repo) == []
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(stage_order(1))
