@@ -50,20 +50,21 @@ def _processes_in(repo: Path) -> dict[int, str]:
     return out
 
 
-def _kill_when(repo: Path, pattern: str, ready: str | None, delay_s: float, stop: threading.Event,
-               killed: list[str]) -> None:
-    """SIGKILL the first process of ``repo`` running ``pattern``, ``delay_s`` after it started (and after
-    ``ready`` exists)."""
+def _kill_first(repo: Path, targets: list[tuple[str, str | None]], delay_s: float, stop: threading.Event,
+                killed: list[str]) -> None:
+    """SIGKILL the first process of ``repo`` that runs one of ``targets`` (a command line, and a file
+    that must exist first), ``delay_s`` after it is seen; DVC decides the order of independent stages."""
     while not stop.is_set():
-        pids = [p for p, cmd in _processes_in(repo).items() if pattern in cmd and "dvc" not in cmd.split()[0]]
-        if pids and (ready is None or (repo / ready).exists()):
-            time.sleep(delay_s)
-            try:
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pattern)
-            except ProcessLookupError:  # finished first: the run goes on, the test says so below
-                pass
-            return
+        for pid, cmd in _processes_in(repo).items():
+            for pattern, ready in targets:
+                if pattern in cmd and "dvc" not in cmd.split()[0] and (ready is None or (repo / ready).exists()):
+                    time.sleep(delay_s)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pattern)
+                    except ProcessLookupError:  # it finished first: look for the next one
+                        continue
+                    return
         time.sleep(0.05)
 
 
@@ -101,19 +102,21 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
     rng = random.Random(1234)
     with prefect_server(0) as url:
         env["PREFECT_API_URL"] = url
-        for pattern, ready in TARGETS:
+        remaining = list(TARGETS)
+        while remaining:
             killed: list[str] = []
             stop = threading.Event()
-            watcher = threading.Thread(target=_kill_when, args=(repo, pattern, ready, rng.uniform(0.2, 1.5), stop,
-                                                                killed))
+            watcher = threading.Thread(target=_kill_first, args=(repo, remaining, rng.uniform(0.2, 1.5), stop,
+                                                                 killed))
             watcher.start()
             proc = _repro(repo, env)
             stop.set()
             watcher.join()
-            assert killed == [pattern], f"{pattern} was not killed mid-run:\n{proc.stdout[-2000:]}"
+            assert len(killed) == 1, f"none of {remaining} was killed mid-run:\n{proc.stdout[-2000:]}"
             assert proc.returncode != 0, proc.stdout[-2000:]
+            remaining = [t for t in remaining if t[0] != killed[0]]
             # DVC committed nothing of the killed stage: all it cached belongs to the finished stages
-            assert _cached_objects(repo) <= _referenced_objects(repo), pattern
+            assert _cached_objects(repo) <= _referenced_objects(repo), killed
 
         # the run that finishes; a second repro started meanwhile is refused by DVC's lock
         first = subprocess.Popen([DVC, "repro"], cwd=repo, env=env, stdout=subprocess.PIPE,
