@@ -39,6 +39,7 @@ run: install
 	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_rounds
 	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_remote
 	$(TOOLS_PATH) $(BIN)/python -m flows.server -- $(BIN)/dvc repro
+	-$(BIN)/python -m flows.verify --default-metrics
 
 # The real pipeline (dvc repro, all stages, 1 round) on the micro config in a temporary copy of the repo.
 smoke: install

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 
@@ -118,6 +119,30 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"leod {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if args.verbose or not _api_lost(exc):
+            raise
+        print(f"leod {args.command}: error: lost the Prefect API at {os.environ.get('PREFECT_API_URL')} mid-run "
+              f"({type(exc).__name__}: {exc}); rerun when it is back (DVC reruns only what did not finish)",
+              file=sys.stderr)
+        if argv is None:  # the console command: Prefect's exit hooks would retry the dead server for
+            sys.stdout.flush()  # minutes; every output is already atomic, so nothing is lost by leaving now
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
+
+
+def _api_lost(exc: BaseException) -> bool:
+    """A transport error of Prefect's HTTP client: the API server went away while the command ran."""
+    return any(type(e).__module__.split(".")[0] in ("httpx", "httpcore") for e in _chain(exc))
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
 
 
 if __name__ == "__main__":

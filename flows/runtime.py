@@ -70,6 +70,7 @@ def prepare_environment(root: Path | None = None) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # busy cores: a slow start beats a failed stage
+        "PREFECT_CLIENT_MAX_RETRIES": "2",  # a server gone mid-run fails the command sooner (5 by default)
     }
     # the Prefect client logs every API call through httpx at INFO: keep DVC's stage logs readable
     logging.getLogger("httpx").setLevel(logging.WARNING)

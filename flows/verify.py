@@ -3,6 +3,8 @@ repository and compare the DVC hash of every stage output with the committed exp
 (:data:`EXPECTED_FILE`). Prints the first stage, in pipeline order, whose output differs.
 
 ``--update`` rewrites the expectation from this run (after a deliberate change of results; commit it).
+``--default-metrics`` (the last step of ``make run``) compares the default run's test AP per round in
+``artifacts/`` with the README's (:data:`DEFAULT_METRICS_FILE`), when ``params.yaml`` is the default one.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["EXPECTED_FILE", "Mismatch", "output_hashes", "compare_hashes", "run_micro", "main"]
+__all__ = ["EXPECTED_FILE", "DEFAULT_METRICS_FILE", "round_metrics", "check_default_metrics", "Mismatch", "output_hashes", "compare_hashes", "run_micro", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: DVC hashes of the micro pipeline's outputs, per stage, as committed
 EXPECTED_FILE = ROOT / "verify" / "micro_hashes.json"
+#: the default run's metrics per round as the README reports them, with the params.yaml they need
+DEFAULT_METRICS_FILE = ROOT / "verify" / "default_metrics.json"
+#: metrics compared after ``make run`` (exact on the locked install; printed to 4 decimals)
+_METRIC_KEYS = ("AP", "AP_50", "AP_75")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,47 @@ def run_micro(workdir: Path, overrides: list[str] = ()) -> Path:
     return repo
 
 
+def _params_md5(repo: Path) -> str:
+    import hashlib
+
+    return hashlib.md5((repo / "params.yaml").read_bytes()).hexdigest()
+
+
+def round_metrics(repo: Path) -> dict[str, dict[str, float]]:
+    """{round: {metric: value}} of every evaluated round under ``repo/artifacts``."""
+    from leod_core.config import load_config
+
+    art = repo / load_config(repo / "params.yaml").paths.artifacts
+    out = {}
+    for m in sorted(art.glob("round_*/eval/metrics.json"), key=lambda p: int(p.parts[-3].split("_")[1])):
+        data = json.loads(m.read_text())
+        out[m.parts[-3].split("_")[1]] = {k: float(data[k]) for k in _METRIC_KEYS if k in data}
+    return out
+
+
+def check_default_metrics(repo: Path = ROOT, expected_file: Path = DEFAULT_METRICS_FILE, update: bool = False) -> int:
+    """Print whether ``repo``'s rounds reproduce the README's numbers; 0 when they do (or cannot apply)."""
+    actual = round_metrics(repo)
+    if update:
+        expected_file.write_text(json.dumps({"params_md5": _params_md5(repo), "rounds": actual}, indent=1) + "\n")
+        print(f"verify: wrote the default run's metrics ({len(actual)} rounds) to {expected_file}")
+        return 0
+    expected = json.loads(expected_file.read_text())
+    if expected["params_md5"] != _params_md5(repo):
+        print("reproducibility: params.yaml is not the default one; the README's numbers do not apply")
+        return 0
+    diffs = [f"round {k} {m}: README {v:.4f}, this run {actual.get(k, {}).get(m, float('nan')):.4f}"
+             for k, ms in expected["rounds"].items() for m, v in ms.items()
+             if abs(actual.get(k, {}).get(m, float("nan")) - v) > 1e-9 or m not in actual.get(k, {})]
+    if diffs:
+        print("reproducibility: this run does NOT reproduce the README (" + "; ".join(diffs) + "); the install, "
+              "the thread count or the code differ from the measured ones (make verify names the first stage)")
+        return 1
+    summary = ", ".join(f"round {k} AP {ms['AP']:.4f}" for k, ms in expected["rounds"].items())
+    print(f"reproducibility: this run reproduces the README exactly ({summary})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from flows.self_train import stage_order
 
@@ -84,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     parser.add_argument("-S", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra overrides on top of the micro config (e.g. to test thread counts)")
+    parser.add_argument("--default-metrics", action="store_true",
+                        help="compare this checkout's default-run metrics with the README's (after make run)")
     args = parser.parse_args(argv)
+    if args.default_metrics:
+        return check_default_metrics(update=args.update)
     tmp = Path(tempfile.mkdtemp(prefix="leod-verify-"))
     try:
         try:

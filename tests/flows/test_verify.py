@@ -37,3 +37,25 @@ def test_expectation_covers_every_stage() -> None:
     expected = json.loads(EXPECTED_FILE.read_text())
     assert set(expected) == set(ORDER)
     assert all(expected[s] for s in ORDER)
+
+
+def test_default_metrics_check(tmp_path, capsys) -> None:
+    from flows.verify import DEFAULT_METRICS_FILE, check_default_metrics
+
+    (tmp_path / "params.yaml").write_text("rounds: 1\n")
+    for k, ap in ((0, 0.19), (1, 0.22)):
+        (tmp_path / f"artifacts/round_{k}/eval").mkdir(parents=True)
+        (tmp_path / f"artifacts/round_{k}/eval/metrics.json").write_text(json.dumps({"AP": ap, "AP_50": ap * 2}))
+    expected = tmp_path / "expected.json"
+    assert check_default_metrics(tmp_path, expected, update=True) == 0
+    assert check_default_metrics(tmp_path, expected) == 0
+    assert "reproduces the README exactly (round 0 AP 0.1900, round 1 AP 0.2200)" in capsys.readouterr().out
+    (tmp_path / "artifacts/round_1/eval/metrics.json").write_text(json.dumps({"AP": 0.2201, "AP_50": 0.44}))
+    assert check_default_metrics(tmp_path, expected) == 1
+    assert "round 1 AP: README 0.2200, this run 0.2201" in capsys.readouterr().out
+    (tmp_path / "params.yaml").write_text("rounds: 2\n")
+    assert check_default_metrics(tmp_path, expected) == 0
+    assert "not the default" in capsys.readouterr().out
+    # the committed expectation belongs to the committed params.yaml
+    assert json.loads(DEFAULT_METRICS_FILE.read_text())["params_md5"] == __import__("hashlib").md5(
+        (DEFAULT_METRICS_FILE.parents[1] / "params.yaml").read_bytes()).hexdigest()
