@@ -3,24 +3,30 @@
 Loaded once with OmegaConf onto frozen dataclasses: an unknown key, a wrong type or a value out of range
 stops with one line naming the key and what is allowed, before any work starts. Derived values (padded
 input size, partition size, class count) come from :mod:`leod_core.cameras`, never written back.
+
+A params file with a top-level ``base: FILE`` is an overlay (the presets): FILE (relative to the overlay)
+is loaded first and the overlay's keys replace its values, so a key added to params.yaml reaches every
+preset. Order: schema defaults <- base <- overlay <- ``key=value`` overrides.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+import yaml
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from leod_core.cameras import CAMERAS, CameraSpec, get_camera
 
 __all__ = [
     "ConfigError", "Setting", "TargetMode", "LeodConfig", "StudyConfig", "STUDY_ABLATIONS", "load_config",
-    "config_to_dict",
+    "config_to_dict", "BASE_KEY", "APPLIED_KEY",
 ]
 
 
@@ -369,24 +375,68 @@ def _make_writable(node: Any) -> None:
                 _make_writable(child)
 
 
-def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | None = None) -> LeodConfig:
-    """Merge ``params.yaml`` (and ``key=value`` overrides) onto the schema and validate every key.
+# Top-level keys a params *file* may hold besides the schema's; removed before the schema merge, so they
+# are never LeodConfig fields nor ``-S`` overrides.
+#: this file is an overlay on the named params file (a path relative to this file)
+BASE_KEY = "base"
+#: this full file was written from that overlay (a path relative to this file) by ``python -m flows.preset``
+APPLIED_KEY = "applied_preset"
 
-    Raises ConfigError with a one-line message on any unknown key or invalid value.
+
+def _read_layers(path: Path, overlays: tuple[Path, ...] = ()) -> list[tuple[Path, DictConfig]]:
+    """``path`` and, before it, the files it is an overlay on (``base``), each without the reserved keys.
+
+    ``overlays``: the files that led here, the requested one first, each naming the next as its base.
+    """
+    named_by = overlays[-1] if overlays else None
+    if not path.exists():
+        raise ConfigError(f"params file not found: {path}" + (f" (base of {named_by})" if named_by else ""))
+    if path.resolve() in {p.resolve() for p in overlays}:
+        raise ConfigError(f"params: {BASE_KEY} in {named_by} is invalid; {path} is already an overlay in this chain")
+    try:
+        loaded = OmegaConf.load(path)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if loaded is None:  # an empty file
+        loaded = OmegaConf.create({})
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"params: {path} is not a mapping of keys")
+    base = loaded.pop(BASE_KEY, None)
+    applied = loaded.pop(APPLIED_KEY, None)
+    if named_by is not None and applied is not None and \
+            Path(path.parent, str(applied)).resolve() != named_by.resolve():
+        # an overlay holds only its differences from the defaults: on another preset's values it would
+        # silently keep that preset's values of every key it does not name
+        raise ConfigError(f"params: {named_by} is an overlay on {path}, which has {applied} applied; restore the "
+                          f"defaults first (git checkout {path})")
+    if base is None:
+        return [(path, loaded)]
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"params: {BASE_KEY}={base!r} in {path} is invalid; allowed: a params file path "
+                          "relative to it")
+    # normpath keeps "presets/../params.yaml" readable as "params.yaml" in messages
+    return _read_layers(Path(os.path.normpath(path.parent / base)), (*overlays, path)) + [(path, loaded)]
+
+
+def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | None = None) -> LeodConfig:
+    """Merge ``params.yaml`` (or an overlay on it, see ``base``) and ``key=value`` overrides onto the schema
+    and validate every key.
+
+    Raises ConfigError with a one-line message on any unknown key or invalid value; a key a file brings
+    names that file.
     """
     schema = OmegaConf.structured(LeodConfig)
     _make_writable(schema)
+    layers: list[tuple[Path | None, Any]] = list(_read_layers(Path(path))) if path is not None else []
     try:
-        parts = [schema]
-        if path is not None:
-            p = Path(path)
-            if not p.exists():
-                raise ConfigError(f"params file not found: {p}")
-            loaded = OmegaConf.load(p)
-            parts.append(loaded if loaded is not None else OmegaConf.create({}))
         if overrides:
-            parts.append(OmegaConf.from_dotlist(list(overrides)))
-        merged = OmegaConf.merge(*parts)
+            layers.append((None, OmegaConf.from_dotlist(list(overrides))))
+        merged = schema
+        for source, layer in layers:
+            try:
+                merged = OmegaConf.merge(merged, layer)
+            except OmegaConfBaseException as exc:
+                raise ConfigError(_one_line(exc) + (f" (in {source})" if source is not None else "")) from None
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from None

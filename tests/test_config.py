@@ -33,6 +33,7 @@ def test_derived_values_not_written_back():
     ("eval.memory_reset_every=-1", "eval.memory_reset_every"),
     ("nonsense=1", "nonsense"),
     ("train.nonsense=1", "train.nonsense"),
+    ("base=params.yaml", "base"),  # a file's overlay marker, never an override
 ])
 def test_bad_values_name_the_key_in_one_line(override, key):
     with pytest.raises(ConfigError) as exc:

@@ -1,35 +1,117 @@
-"""presets/gen1.yaml and presets/gen4.yaml are complete, valid params files with LEOD's values."""
+"""presets/gen1.yaml and presets/gen4.yaml: overlays on params.yaml that merge into LEOD's full configs."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from leod_core.config import load_config
+from flows.preset import apply_preset
+from leod_core.config import BASE_KEY, ConfigError, config_to_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "presets"
-# sections a preset leaves to the schema defaults: the study runs on its own synthetic data
-NOT_IN_PRESETS = ("study",)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NAMES = ["gen1", "gen4"]
 
 
-def _keys(d: dict, prefix: str = "") -> set[str]:
-    out = set()
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
     for k, v in d.items():
-        out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
     return out
 
 
-@pytest.mark.parametrize("name", ["gen1", "gen4"])
-def test_preset_is_complete(name):
-    """Every key of params.yaml is written out, so the file can replace params.yaml as it is
-    (a key added to params.yaml must be added to the presets too)."""
-    written = _keys(OmegaConf.to_container(OmegaConf.load(PRESETS / f"{name}.yaml")))
-    expected = {k for k in _keys(OmegaConf.to_container(OmegaConf.load(ROOT / "params.yaml")))
-                if k.split(".")[0] not in NOT_IN_PRESETS}
-    assert written == expected
+def _full(name: str) -> dict:
+    """The preset's config as loaded when the presets were complete files (dumped before the change)."""
+    return json.loads((FIXTURES / f"presets_{name}_full.json").read_text())
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """params.yaml and presets/ in a temporary folder (the overlays' ``base: ../params.yaml`` resolves there)."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(PRESETS, tmp_path / "presets")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_merged_overlay_equals_the_former_full_preset(name):
+    assert config_to_dict(load_config(PRESETS / f"{name}.yaml")) == _full(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_overlay_holds_only_keys_that_differ_from_params(name):
+    """A key equal to params.yaml's value would go stale silently when the default changes."""
+    overlay = OmegaConf.to_container(OmegaConf.load(PRESETS / f"{name}.yaml"))
+    assert overlay.pop(BASE_KEY) == "../params.yaml"
+    defaults = _flat(OmegaConf.to_container(OmegaConf.load(ROOT / "params.yaml")))
+    same = {k: v for k, v in _flat(overlay).items() if k not in defaults or defaults[k] == v}
+    assert same == {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_key_added_to_params_reaches_the_merged_preset(repo_copy, name):
+    params = repo_copy / "params.yaml"
+    without = OmegaConf.load(params)
+    del without.eval["num_vis_frames"]  # as if params.yaml did not have the key yet: the schema default
+    OmegaConf.save(without, params)
+    assert load_config(repo_copy / "presets" / f"{name}.yaml").eval.num_vis_frames == 6
+    without.eval.num_vis_frames = 9  # the key is added to params.yaml (with a non-default value)
+    OmegaConf.save(without, params)
+    assert load_config(repo_copy / "presets" / f"{name}.yaml").eval.num_vis_frames == 9
+
+
+def test_overrides_apply_on_top_of_the_overlay():
+    cfg = load_config(PRESETS / "gen1.yaml", ["train.threads=3", "rounds=1"])
+    assert (cfg.train.threads, cfg.rounds, cfg.dataset.camera) == (3, 1, "gen1")
+
+
+def test_unknown_key_in_overlay_is_one_line_naming_key_and_file(repo_copy):
+    overlay = repo_copy / "presets" / "gen1.yaml"
+    overlay.write_text(overlay.read_text().replace("\ntrain:\n", "\ntrain:\n  nonsense: 1\n"))
+    with pytest.raises(ConfigError) as exc:
+        load_config(overlay)
+    msg = str(exc.value)
+    assert "train.nonsense" in msg and str(overlay) in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("base, expected", [
+    ("nope.yaml", "not found"), ("gen1.yaml", "already an overlay"), ("[1, 2]", "invalid"),
+    ("'x'\nrounds: [", "not valid YAML")])
+def test_bad_base_is_one_line(repo_copy, base, expected):
+    overlay = repo_copy / "presets" / "gen1.yaml"
+    overlay.write_text(f"{BASE_KEY}: {base}\n")
+    with pytest.raises(ConfigError, match=expected) as exc:
+        load_config(overlay)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_applied_preset_is_the_full_config_for_dvc(repo_copy, name):
+    """``python -m flows.preset``: params.yaml gets every key (DVC reads it), loading to the same config."""
+    params = repo_copy / "params.yaml"
+    apply_preset(repo_copy / "presets" / f"{name}.yaml", params)
+    written = OmegaConf.to_container(OmegaConf.load(params))
+    assert written.pop("applied_preset") == f"presets/{name}.yaml"
+    assert written == _full(name)
+    assert config_to_dict(load_config(params)) == _full(name)
+    # the same preset over its applied file changes nothing: `--params presets/<name>.yaml` keeps working
+    assert config_to_dict(load_config(repo_copy / "presets" / f"{name}.yaml")) == _full(name)
+    assert f"last_round: {_full(name)['rounds']}" in (repo_copy / "rounds.yaml").read_text()
+
+
+def test_presets_never_stack(repo_copy):
+    """An overlay on another preset's values would keep that preset's values of the keys it leaves out."""
+    params = repo_copy / "params.yaml"
+    apply_preset(repo_copy / "presets" / "gen1.yaml", params)
+    with pytest.raises(ConfigError, match="presets/gen1.yaml applied"):
+        load_config(repo_copy / "presets" / "gen4.yaml")
+    with pytest.raises(ConfigError, match="git checkout"):
+        apply_preset(repo_copy / "presets" / "gen4.yaml", params)
 
 
 def test_gen1_values():
