@@ -119,7 +119,7 @@ class TrainConfig:
     init_from_previous: bool = False  # LEOD option: round k starts from round k-1 weights
     devices: int = 1  # > 1 launches torchrun DDP
     seed: int = 0
-    threads: int = 0  # torch intra-op threads; 0 = torch default
+    threads: int = 2  # torch intra-op threads: results are bit-exact for a fixed count; 0 = torch default (all cores)
 
 
 @dataclass(frozen=True)
