@@ -44,6 +44,18 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for the test, restored afterwards (CPU results then do not depend on the core
+    count, and tests running beside each other do not fight for cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh SQLite MLflow store for one test, exported as MLFLOW_TRACKING_URI."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

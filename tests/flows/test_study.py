@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 import flows.study as study_mod
 from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
@@ -25,12 +24,7 @@ TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3",
         "pseudo.tta.hflip=false", "pseudo.tta.tflip=false"]  # TTA off: 4x less pseudo-labelling time
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_plan_ids_overrides_and_tables():

@@ -16,12 +16,7 @@ from train_fakes import FakeDetector, FakeLoader
 SPEC = ModelSpec("nano", "synth")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(**over):

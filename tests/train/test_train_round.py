@@ -16,12 +16,7 @@ TINY = ["train.steps=3", "train.ckpt_every=2", "data.batch_size=2", "data.sequen
         "train.pct_start=0.3", "model.preset=nano", "dataset.camera=synth"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

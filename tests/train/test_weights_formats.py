@@ -27,12 +27,7 @@ SPEC = ModelSpec("nano", "synth")
 State = dict[str, torch.Tensor]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _lightning(sd: State) -> dict:
