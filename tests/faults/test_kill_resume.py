@@ -25,13 +25,14 @@ from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes
 REPO = Path(__file__).resolve().parents[2]
 DVC = str(Path(sys.executable).parent / "dvc")
 
-#: (command line of the stage's process, what must exist before the kill): training is killed after
-#: its first resume checkpoint, so the rerun has to resume from it; the others restart from scratch
+#: (command line of the stage's process, what must exist before the kill, longest delay after that in
+#: s): training is killed soon after its first resume checkpoint (its last 6 micro steps take ~1 s), so
+#: the rerun has to resume from it; the others restart from scratch
 TARGETS = [
-    ("leod import-prophesee", None),
-    ("leod train --round 0", "artifacts/.work/round_0/model/.work/last_ckpt.pt"),
-    ("leod evaluate --round 0", None),
-    ("leod pseudo-label --round 1", None),
+    ("leod import-prophesee", None, 1.5),
+    ("leod train --round 0", "artifacts/.work/round_0/model/.work/last_ckpt.pt", 0.3),
+    ("leod evaluate --round 0", None, 1.5),
+    ("leod pseudo-label --round 1", None, 1.5),
 ]
 
 
@@ -50,15 +51,16 @@ def _processes_in(repo: Path) -> dict[int, str]:
     return out
 
 
-def _kill_first(repo: Path, targets: list[tuple[str, str | None]], delay_s: float, stop: threading.Event,
-                killed: list[str]) -> None:
-    """SIGKILL the first process of ``repo`` that runs one of ``targets`` (a command line, and a file
-    that must exist first), ``delay_s`` after it is seen; DVC decides the order of independent stages."""
+def _kill_first(repo: Path, targets: list[tuple[str, str | None, float]], rng: random.Random,
+                stop: threading.Event, killed: list[str]) -> None:
+    """SIGKILL the first process of ``repo`` that runs one of ``targets`` (a command line, a file that
+    must exist first, the longest delay), a random delay after it is seen; DVC decides the order of
+    independent stages."""
     while not stop.is_set():
         for pid, cmd in _processes_in(repo).items():
-            for pattern, ready in targets:
+            for pattern, ready, max_delay in targets:
                 if pattern in cmd and "dvc" not in cmd.split()[0] and (ready is None or (repo / ready).exists()):
-                    time.sleep(delay_s)
+                    time.sleep(rng.uniform(0.0, max_delay))
                     try:
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pattern)
@@ -106,8 +108,7 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
         while remaining:
             killed: list[str] = []
             stop = threading.Event()
-            watcher = threading.Thread(target=_kill_first, args=(repo, remaining, rng.uniform(0.2, 1.5), stop,
-                                                                 killed))
+            watcher = threading.Thread(target=_kill_first, args=(repo, remaining, rng, stop, killed))
             watcher.start()
             proc = _repro(repo, env)
             stop.set()
