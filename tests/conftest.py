@@ -22,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_OWN_PREFECT_HOME] = os.environ["PREFECT_HOME"]
     os.environ.pop("PREFECT_API_URL", None)  # never report test runs to a user's server
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the first ephemeral server of a session creates and migrates its database: on 2 busy cores that
+    # once took longer than the commands' 180 s start-up limit (a CI run failed on it)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "600")
     # Prefect's temporary server logs its shutdown from an atexit hook, after pytest has closed the captured
     # stream: without this, a "--- Logging error ---" traceback follows pytest's summary line.
     logging.raiseExceptions = False
