@@ -96,7 +96,9 @@ def setup_console_logging(verbose: bool) -> None:
     if verbose:
         return
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
+        # once per handler: in-process callers (tests, notebooks) run main() many times
+        if isinstance(handler, logging.StreamHandler) and not any(isinstance(f, _QuietFailures)
+                                                                   for f in handler.filters):
             handler.setFormatter(_NoTraceback(fmt))
             handler.addFilter(_QuietFailures())
 
