@@ -19,9 +19,9 @@ from leod_core.atomic import atomic_dir, atomic_path
 from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import EvalConfig
 from leod_core.eval.box_files import write_json
-from leod_core.eval.inference import SequenceJob, View, predict_sequences, stream_start
 from leod_core.eval.prophesee import evaluate_detections
 from leod_core.events.h5_store import ReprReader
+from leod_core.inference.stream import SequenceJob, View, predict_sequences, stream_start
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.labels.table import read_labels
 from leod_core.layout import labels_full_path, list_sequences

@@ -21,7 +21,7 @@ import torch
 
 from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import LeodConfig
-from leod_core.eval.inference import stream_start
+from leod_core.inference.stream import stream_start
 from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels
 from leod_core.layout import SequencePaths, list_sequences
 from leod_core.pseudo.filter import pred2label_frames

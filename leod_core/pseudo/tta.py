@@ -1,7 +1,7 @@
 """Test-time views for pseudo-labelling (REFERENCE 6 step 4): original, hflip, tflip, hflip + tflip.
 
 The streaming itself (flips, tflip re-indexing by ``camera.tflip_offset``) is
-:mod:`leod_core.eval.inference`; here we pick the views from the config, run them in one batched pass,
+:mod:`leod_core.inference.stream`; here we pick the views from the config, run them in one batched pass,
 and drop the prediction of each stream's first step (LEOD ``skip_first_t`` -> at least 1 step).
 """
 
@@ -14,7 +14,7 @@ import torch
 
 from leod_core.cameras import CameraSpec
 from leod_core.config import TTAConfig
-from leod_core.eval.inference import SequenceJob, View, predict_sequences
+from leod_core.inference.stream import SequenceJob, View, predict_sequences
 from leod_core.layout import SequencePaths
 
 __all__ = ["views_from_config", "first_step_frame", "predict_views"]

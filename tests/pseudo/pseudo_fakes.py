@@ -22,7 +22,7 @@ NUM_REPRS = 30
 
 
 class BlobDetector:
-    """Stateless stand-in for the Detector protocol used by leod_core.eval.inference."""
+    """Stateless stand-in for the Detector protocol used by leod_core.inference.stream."""
 
     training = False
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from leod_core.cameras import IGNORE_CLASS_ID
 from leod_core.config import TTAConfig
-from leod_core.eval.inference import View
+from leod_core.inference.stream import View
 from leod_core.pseudo.filter import crop_to_fov, pred2label, score_mask
 from leod_core.pseudo.merge import merge_frame, merge_views
 from leod_core.pseudo.tta import predict_views, views_from_config

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from leod_core.cameras import get_camera
-from leod_core.eval import inference
-from leod_core.eval.inference import ALL_VIEWS, SequenceJob, View, predict_sequence, predict_sequences, stream_start
+from leod_core.inference import stream as inference
+from leod_core.inference.stream import ALL_VIEWS, SequenceJob, View, predict_sequence, predict_sequences, stream_start
 from leod_core.events.h5_store import write_representations
 from leod_core.layout import SequencePaths
 
