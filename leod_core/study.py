@@ -27,7 +27,8 @@ import pandas as pd
 from leod_core.config import STUDY_ABLATIONS, ConfigError, LeodConfig, config_to_dict
 
 __all__ = ["RunSpec", "plan_study", "select_runs", "run_fingerprint", "run_cost", "shard_runs", "round_column",
-           "format_ratio", "mean_std", "results_table", "ablation_table", "RAW_COLUMNS", "QUALITY_COLUMNS"]
+           "format_ratio", "mean_std", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
+           "QUALITY_COLUMNS", "GAIN_COLUMNS"]
 
 #: quality columns of results.csv / ablations.csv (pseudo labels of round 1, made by round 0's model)
 QUALITY_COLUMNS = ("pseudo precision@.5", "pseudo recall@.5")
@@ -202,6 +203,52 @@ def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd
     return pd.DataFrame(rows, columns=cols)
 
 
+#: columns of gains.csv (one row per main setting and self-training round)
+GAIN_COLUMNS = ("setting", "ratio", "round", "seeds", "AP", "paired gain", "gain / std", "gap recovered %",
+                *QUALITY_COLUMNS)
+
+
+def _ap_by_seed(raw: pd.DataFrame, run_ids: Sequence[str], round_idx: int) -> dict[int, float]:
+    sel = raw[raw["run_id"].isin(list(run_ids)) & (raw["round"] == round_idx)].dropna(subset=["AP"])
+    return {int(seed): float(ap) for seed, ap in zip(sel["seed"], sel["AP"])}
+
+
+def _gain_over_std(values: Sequence[float]) -> str:
+    """mean / sample std of paired differences (how many of its own stds the gain is); '' below 2 values."""
+    if len(values) < 2:
+        return ""
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((x - m) ** 2 for x in values) / (len(values) - 1))
+    return "inf" if sd == 0 else f"{m / sd:.1f}"
+
+
+def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
+    """gains.csv: what self-training adds, read against seed noise. Per main setting and round k >= 1:
+    the seeds with both rounds, AP of round k, the *paired* gain (round k - round 0 of the same seed, points
+    of AP x 100) as mean ± std, the gain in units of its own std, the share of the gap to full labels that
+    round k recovers ((k - 0) / (full - 0) per seed, the full-label run of the same seed), and the quality
+    of round k's pseudo labels."""
+    full = _ap_by_seed(raw, [r.run_id for r in runs if r.kind == "full"], 0)
+    groups: dict[tuple[str, float], list[str]] = {}
+    for r in runs:
+        if r.kind == "main":
+            groups.setdefault((r.setting, r.ratio), []).append(r.run_id)
+    rows = []
+    for (setting, ratio), ids in groups.items():
+        base = _ap_by_seed(raw, ids, 0)
+        for k in range(1, rounds + 1):
+            ap_k = _ap_by_seed(raw, ids, k)
+            seeds = sorted(set(base) & set(ap_k))
+            gains = [ap_k[s] - base[s] for s in seeds]
+            shares = [(ap_k[s] - base[s]) / (full[s] - base[s]) for s in seeds if s in full and full[s] != base[s]]
+            rows.append({"setting": setting.upper(), "ratio": format_ratio(ratio), "round": k, "seeds": len(seeds),
+                         "AP": mean_std([ap_k[s] for s in seeds]), "paired gain": mean_std(gains),
+                         "gain / std": _gain_over_std(gains), "gap recovered %": mean_std(shares),
+                         QUALITY_COLUMNS[0]: _cell(raw, ids, k, "pseudo_precision"),
+                         QUALITY_COLUMNS[1]: _cell(raw, ids, k, "pseudo_recall")})
+    return pd.DataFrame(rows, columns=list(GAIN_COLUMNS))
+
+
 #: row names of ablations.csv, worded as in LEOD's ablation table
 ABLATION_LABELS = {"no_tta": "without TTA", "no_tracking": "without tracking filter",
                    "no_inpaint": "without inpainting", "soft": "soft targets"}
@@ -209,8 +256,8 @@ ABLATION_LABELS = {"no_tta": "without TTA", "no_tracking": "without tracking fil
 
 def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
     """ablations.csv: the reference run ("all components", the main WSOD run at the ablation ratio) and
-    one row per ablation; mAP per round, round 1's pseudo-label precision / recall, and the change of
-    the last round's mean mAP against the reference (points of AP x 100)."""
+    one row per ablation; mAP per round, round 1's pseudo-label precision / recall, and the paired change of
+    the last round's mAP against the reference on the same seed, mean ± std (points of AP x 100)."""
     last = round_column(rounds)
     cols = ["ablation", "setting", "ratio"] + [round_column(k) for k in range(rounds + 1)] + \
         [*QUALITY_COLUMNS, f"delta {last} vs all"]
@@ -221,19 +268,19 @@ def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> p
     for r in abl:
         groups.setdefault(ABLATION_LABELS[r.ablation], []).append(r.run_id)
 
-    def mean_ap(ids: list[str]) -> float:
-        sel = raw[raw["run_id"].isin(ids) & (raw["round"] == rounds)]["AP"].dropna()
-        return float(sel.mean()) * 100 if len(sel) else math.nan
-
-    ref = mean_ap(groups["all components"])
+    ref = _ap_by_seed(raw, groups["all components"], rounds)
     rows = []
     for name, ids in groups.items():
         row = {"ablation": name, "setting": "WSOD", "ratio": format_ratio(abl[0].ratio)}
         row.update({round_column(k): _cell(raw, ids, k, "AP") for k in range(rounds + 1)})
         row[QUALITY_COLUMNS[0]] = _cell(raw, ids, 1, "pseudo_precision")
         row[QUALITY_COLUMNS[1]] = _cell(raw, ids, 1, "pseudo_recall")
-        d = mean_ap(ids) - ref
-        row[f"delta {last} vs all"] = "" if math.isnan(d) or name == "all components" else f"{d:+.1f}"
+        mine = _ap_by_seed(raw, ids, rounds)  # paired: the ablation minus the full method on the same seed
+        deltas = [mine[s] - ref[s] for s in sorted(set(mine) & set(ref))]
+        row[f"delta {last} vs all"] = "" if name == "all components" else _signed(mean_std(deltas))
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
+
+def _signed(cell: str) -> str:
+    return cell if not cell or cell.startswith("-") else "+" + cell

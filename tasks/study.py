@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_path
 from leod_core.config import ConfigError, LeodConfig
-from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, results_table
+from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, results_table
 from tasks.report import rounds_from_files
 from tasks.tracking import stage_run
 
@@ -119,14 +119,14 @@ def collect_raw(root: Path, runs: Sequence[RunSpec]) -> pd.DataFrame:
 @task(name="study-tables", cache_policy=NO_CACHE)
 def write_study_outputs(root: Path, runs: Sequence[RunSpec], rounds: int, ablation_rounds: int,
                         title: str) -> dict[str, Path]:
-    """runs.csv (raw, one row per run and round), results.csv, ablations.csv and results.png."""
+    """runs.csv (raw, one row per run and round), results.csv, gains.csv, ablations.csv and results.png."""
     from leod_core.viz.study import plot_study
 
     root = Path(root)
     raw = collect_raw(root, runs)
-    paths = {"runs": root / "runs.csv", "results": root / "results.csv", "ablations": root / "ablations.csv",
-             "plot": root / "results.png"}
-    tables = {"runs": raw, "results": results_table(raw, runs, rounds),
+    paths = {"runs": root / "runs.csv", "results": root / "results.csv", "gains": root / "gains.csv",
+             "ablations": root / "ablations.csv", "plot": root / "results.png"}
+    tables = {"runs": raw, "results": results_table(raw, runs, rounds), "gains": gains_table(raw, runs, rounds),
               "ablations": ablation_table(raw, runs, ablation_rounds)}
     for name, df in tables.items():
         with atomic_path(paths[name]) as tmp:

@@ -101,6 +101,9 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     assert res[["setting", "ratio"]].values.tolist() == [["WSOD", "10%"], ["SSOD", "34%"]]
     for col in ("round 0 (supervised)", "round 1", "full labels"):
         assert (res[col] != "").all(), col
+    gains = pd.read_csv(root / "gains.csv", keep_default_na=False)
+    assert gains[["setting", "round", "seeds"]].values.tolist() == [["WSOD", 1, 1], ["SSOD", 1, 1]]
+    assert (gains["paired gain"] != "").all() and (gains["gap recovered %"] != "").all()
     abl = pd.read_csv(root / "ablations.csv", keep_default_na=False)
     assert abl["ablation"].tolist() == ["all components", "without inpainting"] and (abl["round 1"] != "").all()
     raw = pd.read_csv(root / "runs.csv")
@@ -157,3 +160,29 @@ def test_fingerprint_tracks_results_not_threads():
     assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
     # a key added later is left out only at the value that reproduces runs made before it existed
     assert run_fingerprint(load_config(None, ["eval.memory_reset_every=1"])) != base
+
+
+def test_gains_and_ablation_deltas_are_paired_by_seed():
+    from leod_core.study import RunSpec, ablation_table, gains_table
+
+    runs = [RunSpec(f"wsod-0.05-s{s}", "main", "wsod", 0.05, s, 1) for s in (0, 1, 2)]
+    runs += [RunSpec(f"full-s{s}", "full", "wsod", 1.0, s, 0) for s in (0, 1, 2)]
+    runs += [RunSpec(f"abl_soft-wsod-0.05-s{s}", "ablation", "wsod", 0.05, s, 1, "soft", f"wsod-0.05-s{s}")
+             for s in (0, 1)]
+    # seeds differ a lot in level (0.10 / 0.20 / 0.30) but each gains about 0.02: paired, the gain is clear
+    r0, r1, full = {0: 0.10, 1: 0.20, 2: 0.30}, {0: 0.12, 1: 0.22, 2: 0.33}, {0: 0.14, 1: 0.26, 2: 0.36}
+    rows = [dict(run_id=f"wsod-0.05-s{s}", seed=s, round=k, AP=ap, pseudo_precision=0.7, pseudo_recall=0.6)
+            for s in r0 for k, ap in ((0, r0[s]), (1, r1[s]))]
+    rows += [dict(run_id=f"full-s{s}", seed=s, round=0, AP=full[s]) for s in full]
+    rows += [dict(run_id=f"abl_soft-wsod-0.05-s{s}", seed=s, round=1, AP=r1[s] - d) for s, d in ((0, 0.01), (1, 0.03))]
+    raw = pd.DataFrame(rows)
+    gains = gains_table(raw, runs, 1)
+    row = gains.iloc[0].to_dict()
+    assert row["round"] == 1 and row["seeds"] == 3
+    assert row["paired gain"] == "2.3 ± 0.6"  # gains 2, 2, 3 points
+    assert row["gain / std"] == "4.0"  # 0.0233 / 0.00577
+    assert row["gap recovered %"] == "44.4 ± 9.6"  # 2/4, 2/6, 3/6
+    assert row["pseudo precision@.5"] == "70.0 ± 0.0"
+    abl = ablation_table(raw, runs, 1).set_index("ablation")
+    assert abl.loc["soft targets", "delta round 1 vs all"] == "-2.0 ± 1.4"  # -1 and -3 points, same seeds
+    assert abl.loc["all components", "delta round 1 vs all"] == ""
