@@ -17,10 +17,10 @@ import numpy as np
 
 from leod_core.atomic import atomic_dir
 from leod_core.cameras import CameraSpec
-from leod_core.events.dat_io import iter_dat_chunks, read_dat_header
 from leod_core.events.event_chunk import EventChunk
 from leod_core.events.grid import REPR_STEP_US, apply_label_filters, label_frames_and_repr_grid
-from leod_core.events.h5_store import iter_event_h5_chunks, read_event_h5_info, write_representations
+from leod_core.events.h5_store import write_representations
+from leod_core.events.readers import RECORDING_SUFFIXES, iter_recording_chunks, recording_geometry, recording_name
 from leod_core.events.windows import StreamStats, iter_window_histograms
 from leod_core.labels.boxes import validate_prophesee_boxes
 from leod_core.labels.rvt_labels import build_labels_full, write_labels_npz
@@ -33,7 +33,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EVENT_SUFFIXES = ("_td.dat", "_td.dat.h5", "_td.h5")
 BOX_SUFFIX = "_bbox.npy"
 CHUNK_EVENTS = 1 << 20  # events read per chunk (~30 MB of working memory)
 NBINS, COUNT_CUTOFF = 10, 10
@@ -77,16 +76,15 @@ def find_raw_sequences(src_root: str | Path, split: str) -> list[RawSequence]:
         if f.name.endswith(BOX_SUFFIX):
             boxes[f.name[: -len(BOX_SUFFIX)]] = f
             continue
-        for suffix in EVENT_SUFFIXES:
-            if f.name.endswith(suffix):
-                name = f.name[: -len(suffix)]
-                if name in events:
-                    raise ValueError(f"{split_dir}: two event files for sequence {name}: "
-                                     f"{events[name].name}, {f.name}")
-                events[name] = f
-                break
+        name = recording_name(f)
+        if name is not None:
+            if name in events:
+                raise ValueError(f"{split_dir}: two event files for sequence {name}: "
+                                 f"{events[name].name}, {f.name}")
+            events[name] = f
     for name in sorted(set(events) ^ set(boxes)):
-        missing = f"{name}{BOX_SUFFIX}" if name in events else f"{name}_td.dat (or _td.dat.h5 / _td.h5)"
+        missing = (f"{name}{BOX_SUFFIX}" if name in events
+                   else f"a recording {' / '.join(name + s for s in RECORDING_SUFFIXES)}")
         raise ValueError(f"{split_dir}: sequence {name} lacks its partner file {missing}")
     return [RawSequence(n, split, events[n], boxes[n]) for n in sorted(events)]
 
@@ -100,19 +98,13 @@ def _load_boxes(path: Path) -> np.ndarray:
 
 
 def _event_chunks(path: Path, camera: CameraSpec) -> Iterator[EventChunk]:
-    """Chunks of a .dat or RVT .h5 event file; a declared sensor size must match the camera."""
-    if path.suffix == ".h5":
-        info = read_event_h5_info(path)
-        height, width = info.height, info.width
-        reader: Callable[[Path, int], Iterator[EventChunk]] = iter_event_h5_chunks
-    else:
-        header = read_dat_header(path)
-        height, width = header.height, header.width
-        reader = iter_dat_chunks
-    if height is not None and width is not None and (height, width) != camera.sensor_hw:
-        raise ValueError(f"{path}: sensor size {height}x{width} differs from camera {camera.name} "
+    """Chunks of a recording (any format of :mod:`leod_core.events.readers`); a declared sensor size
+    must match the camera."""
+    hw = recording_geometry(path)
+    if hw is not None and hw != camera.sensor_hw:
+        raise ValueError(f"{path}: sensor size {hw[0]}x{hw[1]} differs from camera {camera.name} "
                          f"{camera.sensor_hw[0]}x{camera.sensor_hw[1]}")
-    return reader(path, CHUNK_EVENTS)
+    return iter_recording_chunks(path, CHUNK_EVENTS)
 
 
 def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraSpec,

@@ -1,0 +1,98 @@
+"""One registry of event-recording readers: which file names are recordings, and how to stream each.
+
+Every caller that reads a recording (``leod import``, ``leod predict``, the benches) goes through
+:func:`iter_recording_chunks` and :func:`recording_geometry`; the format is chosen by the file name's
+suffix (:data:`RECORDING_SUFFIXES`). Each reader yields :class:`EventChunk` s of at most ``n_events``
+events in file order (bounded memory), int64 microsecond timestamps, and refuses events outside the
+geometry its header declares with one ``ValueError`` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from leod_core.events.event_chunk import EventChunk
+
+__all__ = ["RECORDING_SUFFIXES", "RecordingFormat", "recording_format", "recording_name", "iter_recording_chunks",
+           "recording_geometry"]
+
+
+@dataclass(frozen=True)
+class RecordingFormat:
+    """A container format: its file-name suffix, a label for messages, and its two readers."""
+
+    suffix: str
+    label: str
+    chunks: Callable[[Path, int], Iterator[EventChunk]]
+    geometry: Callable[[Path], tuple[int, int] | None]
+
+
+def _dat_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
+    from leod_core.events.dat_io import iter_dat_chunks
+    return iter_dat_chunks(path, n_events)
+
+
+def _dat_geometry(path: Path) -> tuple[int, int] | None:
+    from leod_core.events.dat_io import read_dat_header
+    header = read_dat_header(path)
+    return None if header.height is None or header.width is None else (header.height, header.width)
+
+
+def _h5_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
+    from leod_core.events.h5_store import iter_event_h5_chunks
+    return iter_event_h5_chunks(path, n_events)
+
+
+def _h5_geometry(path: Path) -> tuple[int, int] | None:
+    from leod_core.events.h5_store import read_event_h5_info
+    info = read_event_h5_info(path)
+    return None if info.height is None or info.width is None else (info.height, info.width)
+
+
+# longest suffix first where one ends another (``_td.raw`` before ``.raw``)
+_FORMATS: tuple[RecordingFormat, ...] = (
+    RecordingFormat("_td.dat", "Prophesee .dat", _dat_chunks, _dat_geometry),
+    RecordingFormat("_td.dat.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
+    RecordingFormat("_td.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
+)
+
+#: the file-name endings of a sequence's recording (``NAME<suffix>``), in the order they are matched
+RECORDING_SUFFIXES: tuple[str, ...] = tuple(f.suffix for f in _FORMATS)
+
+
+def recording_format(path: str | Path) -> RecordingFormat:
+    """The format of ``path`` by its name; ValueError naming the file for an unknown ending."""
+    name = Path(path).name
+    for fmt in _FORMATS:
+        if name.endswith(fmt.suffix) and len(name) > len(fmt.suffix):
+            return fmt
+    raise ValueError(f"{path}: not a recording leod reads (file names end with {', '.join(RECORDING_SUFFIXES)})")
+
+
+def recording_name(path: str | Path) -> str | None:
+    """The sequence name of a recording file (``NAME`` of ``NAME_td.dat``), None if not a recording."""
+    name = Path(path).name
+    for fmt in _FORMATS:
+        if name.endswith(fmt.suffix) and len(name) > len(fmt.suffix):
+            return name[: -len(fmt.suffix)]
+    return None
+
+
+def iter_recording_chunks(path: str | Path, n_events: int) -> Iterator[EventChunk]:
+    """Stream the events of a recording in chunks of at most ``n_events`` (time-ordered, int64 us)."""
+    if n_events <= 0:
+        raise ValueError(f"n_events must be positive, got {n_events}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"event file not found: {path}")
+    return recording_format(path).chunks(path, n_events)
+
+
+def recording_geometry(path: str | Path) -> tuple[int, int] | None:
+    """(height, width) the recording's header declares, None where the file declares none."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"event file not found: {path}")
+    return recording_format(path).geometry(path)
