@@ -22,12 +22,11 @@ from leod_core.train import loop
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint, load_detector
 from leod_core.train.ddp import DistInfo
 from leod_core.train.loop import run_training, train_round
-from train_fakes import write_tiny_synth_dataset
+from train_fakes import TINY_TRAIN, write_tiny_synth_dataset
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
-TINY = ["train.steps=4", "train.ckpt_every=2", "data.batch_size=2", "data.sequence_length=3",
-        "train.pct_start=0.3", "model.preset=nano", "dataset.camera=synth"]
+TINY = [*TINY_TRAIN, "train.steps=4"]  # 4 steps: a crash at step 3 resumes from the step-2 checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import torch
 from leod_core.config import load_config
 from leod_core.train.checkpoint import load_checkpoint, load_detector
 from leod_core.train.loop import train_round
-from train_fakes import write_tiny_synth_dataset
+from train_fakes import TINY_TRAIN, write_tiny_synth_dataset
 
-TINY = ["train.steps=3", "train.ckpt_every=2", "data.batch_size=2", "data.sequence_length=3",
-        "train.pct_start=0.3", "model.preset=nano", "dataset.camera=synth"]
+TINY = TINY_TRAIN
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
