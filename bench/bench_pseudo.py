@@ -26,7 +26,7 @@ from leod_core.events.h5_store import write_representations
 from leod_core.labels.table import empty_labels
 from leod_core.layout import SequencePaths
 from leod_core.pseudo.pipeline import pseudo_label_sequence
-from leod_core.pseudo.tracker import track_filter
+from leod_core.pseudo.track_filter import track_filter
 
 
 def tracker_world(n_frames: int, n_obj: int, hw: tuple[int, int], rng: np.random.Generator):

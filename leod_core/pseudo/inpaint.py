@@ -6,14 +6,10 @@ probably is although the detector missed it, so the objectness loss must not cal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from leod_core.cameras import IGNORE_CLASS_ID
-
-if TYPE_CHECKING:  # tracker.py imports this module
-    from leod_core.pseudo.tracker import TrackRun
+from leod_core.pseudo.tracker import TrackRun
 
 __all__ = ["inpainted_boxes"]
 

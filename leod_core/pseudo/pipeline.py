@@ -26,7 +26,7 @@ from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels
 from leod_core.layout import SequencePaths, list_sequences
 from leod_core.pseudo.filter import pred2label_frames
 from leod_core.pseudo.merge import merge_views
-from leod_core.pseudo.tracker import track_filter
+from leod_core.pseudo.track_filter import track_filter
 from leod_core.pseudo.tta import predict_views, views_from_config
 
 __all__ = ["pseudo_label_sequence", "pseudo_label_dataset", "check_round_table", "num_reprs_of"]

@@ -17,18 +17,14 @@ on both opposite sides (larger than the image) uses the later side's edge instea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from leod_core.config import TrackerConfig
-from leod_core.pseudo.inpaint import inpainted_boxes
-
 _CLAMP_EPS = 1e-4  # px: an edge this close to the border counts as inside (not clamped)
 
-__all__ = ["TrackRun", "LinearTracker", "run_tracker", "clamp_cxcywh", "iou_cxcywh_class",
-           "TrackFilterResult", "track_filter"]
+__all__ = ["TrackRun", "LinearTracker", "run_tracker", "clamp_cxcywh", "iou_cxcywh_class"]
 
 
 def clamp_cxcywh(boxes: np.ndarray, image_hw: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +81,10 @@ class LinearTracker:
     """Online tracker; call :meth:`update` for every frame (also empty ones), then :meth:`finish`."""
 
     def __init__(self, image_hw: tuple[float, float], iou_threshold: float = 0.45, q: float = 0.9,
-                 min_conf: float = 0.55) -> None:
+                 min_conf: float = 0.55, keep_history: bool = True) -> None:
+        # keep_history=False: online use (leod predict), the per-box logs that finish() needs are dropped
+        # frame by frame, so memory does not grow with the stream's length
+        self.keep_history = keep_history
         self.image_hw = image_hw
         self.iou_threshold = iou_threshold
         self.q = q
@@ -141,8 +140,14 @@ class LinearTracker:
             cols.append(j)
         return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
 
-    def update(self, frame_id: int, dets: np.ndarray, is_gt: np.ndarray | None = None) -> None:
-        """Feed one frame: (N, 5) ``[cx, cy, w, h, class]`` detections and their GT flags."""
+    def update(self, frame_id: int, dets: np.ndarray, is_gt: np.ndarray | None = None) -> np.ndarray:
+        """Feed one frame: (N, 5) ``[cx, cy, w, h, class]`` detections and their GT flags. Returns the
+        (N,) track id given to each detection (a new id for an unmatched one)."""
+        if not self.keep_history:
+            self._box_track.clear()
+            self._misses.clear()
+            self._miss_frames.clear()
+            self._final.clear()
         dets = np.asarray(dets, np.float64).reshape(-1, 5)
         n = len(dets)
         is_gt = np.zeros(n, bool) if is_gt is None or len(is_gt) == 0 else np.asarray(is_gt, bool)
@@ -151,7 +156,7 @@ class LinearTracker:
         box_track = np.full(n, -1, np.int64)
         self._box_track.append(box_track)
         if n == 0 and len(self._id) == 0:
-            return
+            return box_track
         self._retire(self._box[:, 2] * self._box[:, 3] <= 0, done=True)
         # predict
         self._age += 1
@@ -197,9 +202,12 @@ class LinearTracker:
             self._gt = np.concatenate([self._gt, is_gt[fresh]])
             self._last_match = np.concatenate([self._last_match, np.full(k, step)])
         self._retire(self._conf < self.min_conf, done=True)
+        return box_track
 
     def finish(self) -> TrackRun:
         """End the sequence: live tracks finish with ``done=False``."""
+        if not self.keep_history:
+            raise RuntimeError("LinearTracker.finish needs keep_history=True")
         self._retire(np.ones(len(self._id), bool), done=False)
         n = self._num_tracks
         done, hits, gt, last = (np.array([self._final[i][k] for i in range(n)]) for k in range(4))
@@ -240,65 +248,3 @@ def run_tracker(frames: Iterable[tuple[int, np.ndarray, np.ndarray]], image_hw: 
     for frame_id, dets, is_gt in frames:
         tracker.update(frame_id, dets, is_gt)
     return tracker.finish()
-
-
-@dataclass(frozen=True)
-class TrackFilterResult:
-    """Per frame: keep flags and forward track ids of the input boxes, plus inpainted ignore boxes."""
-
-    keep: dict[int, np.ndarray]  # frame -> (N,) bool; False = rejected (becomes an ignore box)
-    track_id: dict[int, np.ndarray]  # frame -> (N,) int32 forward-pass track id (-1: not tracked)
-    inpainted: dict[int, np.ndarray]  # frame -> (M, 7) float32 top-left boxes, class 1024, scores 0
-    inpainted_track_id: dict[int, np.ndarray]  # frame -> (M,) int32
-
-
-def _to_center(boxes: np.ndarray) -> np.ndarray:
-    """(N, >=5) top-left xywh + class -> (N, 5) centre xywh + class."""
-    b = np.asarray(boxes, np.float64)
-    return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3], b[:, 4]])
-
-
-def track_filter(frames: Mapping[int, np.ndarray], is_gt: Mapping[int, np.ndarray],
-                 image_hw: tuple[float, float], cfg: TrackerConfig) -> TrackFilterResult:
-    """LEOD ``_track_filter`` with 'forward or backward' (REFERENCE 6a).
-
-    ``frames``: frame index -> (N, 7) FRAME_LABEL_COLUMNS boxes (top-left xywh, any consistent pixel
-    scale with ``image_hw``); ``is_gt``: frame -> (N,) bool. The tracker sees every frame from the first
-    to the last non-empty one, forward and backward (boxes within a frame reversed too). A box is rejected
-    only if its track is rejected in both directions; GT boxes never are. Inpainting uses the forward pass.
-    """
-    sizes = {f: len(b) for f, b in frames.items()}
-    nonempty = [f for f, n in sizes.items() if n]
-    keep = {f: np.ones(n, bool) for f, n in sizes.items()}
-    tid = {f: np.full(n, -1, np.int32) for f, n in sizes.items()}
-    if not cfg.enable or not nonempty:
-        return TrackFilterResult(keep, tid, {}, {})
-    first, last = min(nonempty), max(nonempty)
-    if first < 0:
-        raise ValueError(f"track_filter: negative frame index {first}")
-    empty = np.zeros((0, 5))
-
-    def frame(f: int, reverse: bool) -> tuple[int, np.ndarray, np.ndarray]:
-        if not sizes.get(f):
-            return f, empty, np.zeros(0, bool)
-        dets, gt = _to_center(frames[f]), np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
-        return (f, dets[::-1], gt[::-1]) if reverse else (f, dets, gt)
-
-    args = (image_hw, cfg.iou_threshold, cfg.q, cfg.min_conf)
-    fwd = run_tracker((frame(f, False) for f in range(first, last + 1)), *args)
-    # LEOD re-indexes the reversed list as last - f, so the backward pass ends at the first box frame
-    bwd = run_tracker((frame(f, True) for f in range(last, first - 1, -1)), *args)
-    fwd_kept = fwd.kept_tracks(cfg.min_track_len)
-    # forward numbering = frames ascending, boxes in order; backward numbering is its exact reverse
-    flat_keep = fwd_kept[fwd.box_track] | bwd.kept_tracks(cfg.min_track_len)[bwd.box_track][::-1]
-    ordered = [f for f in sorted(sizes) if sizes[f]]
-    bounds = np.cumsum([0] + [sizes[f] for f in ordered])
-    for f, s, e in zip(ordered, bounds[:-1], bounds[1:]):
-        keep[f] = flat_keep[s:e]
-        tid[f] = fwd.box_track[s:e].astype(np.int32)
-        gt = np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
-        if np.any(gt & ~keep[f]):  # GT tracks are always kept; guard like LEOD's 'Ignoring GT!' assert
-            raise RuntimeError(f"track_filter: GT box rejected at frame {f}")
-    painted = inpainted_boxes(fwd, fwd_kept) if cfg.inpaint else {}
-    return TrackFilterResult(keep, tid, {f: b for f, (b, _) in painted.items()},
-                             {f: t for f, (_, t) in painted.items()})

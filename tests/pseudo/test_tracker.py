@@ -5,7 +5,8 @@ import pytest
 
 from leod_core.cameras import IGNORE_CLASS_ID
 from leod_core.config import TrackerConfig
-from leod_core.pseudo.tracker import LinearTracker, iou_cxcywh_class, run_tracker, track_filter
+from leod_core.pseudo.track_filter import track_filter
+from leod_core.pseudo.tracker import LinearTracker, iou_cxcywh_class, run_tracker
 
 HW = (100, 200)
 CFG = TrackerConfig()
