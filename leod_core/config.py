@@ -161,6 +161,19 @@ class PseudoConfig:
 
 
 @dataclass(frozen=True)
+class PredictConfig:
+    """``leod predict``: a detector streamed over recordings (leod_core/predict)."""
+
+    conf_threshold: float = 0.001  # boxes written; = eval.conf_threshold, so evaluate-boxes scores like leod evaluate
+    nms_iou: float = 0.45
+    every_ms: int = 50  # predict every that many ms (a multiple of the 50 ms window); the stream sees every window
+    score_threshold: float = 0.3  # boxes drawn in the video and fed to the tracker (--track)
+    speed: float = 1.0  # video frame rate = real time x speed (20 fps for 50 ms at 1.0)
+    gif_seconds: float = 5.0  # length of the --gif clip (from the start), in video seconds
+    video_height: int = 360  # event frames are scaled up by an integer factor to at least this height
+
+
+@dataclass(frozen=True)
 class OrchestrationConfig:
     task_runner: str = "thread"  # sequential | thread | dask
     max_workers: int = 2
@@ -225,6 +238,7 @@ class LeodConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     pseudo: PseudoConfig = field(default_factory=PseudoConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     dvc: DvcConfig = field(default_factory=DvcConfig)
@@ -311,6 +325,13 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("pseudo.tracker.q", lambda v: 0 < v < 1, "a decay in (0, 1)"),
     ("pseudo.tracker.min_conf", _prob, "a confidence in [0, 1]"),
     ("pseudo.tracker.min_track_len", lambda v: v >= 1, "an integer >= 1"),
+    ("predict.conf_threshold", _prob, "a threshold in [0, 1]"),
+    ("predict.nms_iou", _prob, "an IoU in [0, 1]"),
+    ("predict.every_ms", lambda v: v >= 50 and v % 50 == 0, "a multiple of the 50 ms window (50, 100, ...)"),
+    ("predict.score_threshold", _prob, "a threshold in [0, 1]"),
+    ("predict.speed", lambda v: 0 < v <= 100, "a factor in (0, 100]"),
+    ("predict.gif_seconds", lambda v: v > 0, "seconds > 0"),
+    ("predict.video_height", lambda v: 16 <= v <= 4320, "pixels in [16, 4320]"),
     ("orchestration.task_runner", lambda v: v in _RUNNERS, f"one of {', '.join(_RUNNERS)}"),
     ("orchestration.max_workers", lambda v: v >= 1, "an integer >= 1"),
     ("orchestration.prefect_port", lambda v: 1 <= v <= 65535, "a TCP port"),

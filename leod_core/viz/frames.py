@@ -40,20 +40,23 @@ def render_events(repr_: np.ndarray, scale: int = 1) -> Image.Image:
 
 
 def draw_boxes(img: Image.Image, boxes: np.ndarray, color: tuple[int, int, int], scale: float = 1.0,
-               class_names: tuple[str, ...] = (), show_score: bool = False, label_below: bool = False
-               ) -> Image.Image:
+               class_names: tuple[str, ...] = (), show_score: bool = False, label_below: bool = False,
+               track_ids: np.ndarray | None = None) -> Image.Image:
     """Draw (N, >=6) top-left xywh boxes (class_id column 4, score column 5) in place; returns ``img``.
 
-    The class name (and score) is written above the box, or below it with ``label_below``.
+    The class name (and score, and ``#id`` where ``track_ids`` >= 0) is written above the box, or below
+    it with ``label_below``.
     """
     draw = ImageDraw.Draw(img)
-    for b in np.asarray(boxes, dtype=np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 7):
+    for i, b in enumerate(np.asarray(boxes, dtype=np.float64).reshape(-1, boxes.shape[-1] if len(boxes) else 7)):
         x, y, w, h = b[:4] * scale
         draw.rectangle([x, y, x + w, y + h], outline=color, width=max(1, int(round(scale))))
         cls = int(b[4])
         label = class_names[cls] if 0 <= cls < len(class_names) else ("ign" if cls == 1024 else str(cls))
         if show_score:
             label = f"{label} {b[5]:.2f}"
+        if track_ids is not None and track_ids[i] >= 0:
+            label = f"#{int(track_ids[i])} {label}"
         draw.text((x + 2, y + h + 1 if label_below else max(0.0, y - 11)), label, fill=color)
     return img
 
