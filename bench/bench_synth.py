@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from leod_core.cameras import CAMERAS  # noqa: E402
 from leod_core.events.dat_io import read_dat  # noqa: E402
-from leod_core.events.simulator import get_synth_preset, write_synth_dataset  # noqa: E402
+from leod_core.synth.simulator import get_synth_preset, write_synth_dataset  # noqa: E402
 from leod_core.labels.boxes import box_iou, xywh_to_xyxy  # noqa: E402
 
 

@@ -21,7 +21,7 @@ def synth_flow(dst: str, preset: str = "default", seed: int = 0, params: str | N
     """Write the synthetic dataset of ``preset`` under ``dst`` (replaced atomically); returns the
     per-sequence summaries. ``params`` only names the MLflow experiment (the dataset itself is set by
     ``preset`` and ``seed``)."""
-    from leod_core.events.simulator import get_synth_preset, write_synth_dataset
+    from leod_core.synth.simulator import get_synth_preset, write_synth_dataset
 
     cfg = load_config(params if params and Path(params).exists() else None, overrides)
     with stage_run(cfg, "synth", extra_tags={"synth.preset": preset, "synth.seed": str(seed)}) as run:

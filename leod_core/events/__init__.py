@@ -1,1 +1,1 @@
-"""Event records and I/O, the stacked-histogram representation, the synthetic camera, HDF5 store."""
+"""Event records and I/O, the stacked-histogram representation, HDF5 store."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leod_core.events.synth_presets import SynthPreset
-from leod_core.events.synth_render import BlobShape, CarShape, PedShape, periodic_noise
+from leod_core.synth.presets import SynthPreset
+from leod_core.synth.render import BlobShape, CarShape, PedShape, periodic_noise
 
 __all__ = ["SceneObject", "Scene", "sample_scene", "CAR", "PED", "DISTRACTOR"]
 

@@ -20,13 +20,13 @@ import numpy as np
 from leod_core.atomic import atomic_dir, atomic_path
 from leod_core.cameras import CAMERAS
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
-from leod_core.events.synth_presets import SYNTH_PRESETS, SynthPreset, get_synth_preset
-from leod_core.events.synth_render import (
+from leod_core.synth.presets import SYNTH_PRESETS, SynthPreset, get_synth_preset
+from leod_core.synth.render import (
     ObjectLayer, PedShape, Sprite, blend_sprites, place_sprite, render_sprite, sample_shifted,
     wrap_pad,
 )
-from leod_core.events.synth_scene import Scene, SceneObject, sample_scene
-from leod_core.events.synth_sensor import DvsSensor, noise_events
+from leod_core.synth.scene import Scene, SceneObject, sample_scene
+from leod_core.synth.sensor import DvsSensor, noise_events
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Tests of the synthetic event camera (leod_core/events/simulator.py and its synth_* helpers)."""
+"""Tests of the synthetic event camera (leod_core/synth/: simulator.py and its helpers)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 from flows.cli import main as cli_main
 from leod_core.cameras import CAMERAS
 from leod_core.events.dat_io import EVENT_DTYPE, read_dat
-from leod_core.events.simulator import (
+from leod_core.synth.simulator import (
     LABEL_PERIOD_US, SequenceSpec, get_synth_preset, sequence_rng, sequence_specs, simulate_sequence,
     write_synth_dataset,
 )
-from leod_core.events.simulator import _frame_boxes  # noqa: PLC2701 (unit test of the occlusion rule)
-from leod_core.events.synth_render import ObjectLayer
-from leod_core.events.synth_scene import sample_scene
-from leod_core.events.synth_sensor import DvsSensor
+from leod_core.synth.simulator import _frame_boxes  # noqa: PLC2701 (unit test of the occlusion rule)
+from leod_core.synth.render import ObjectLayer
+from leod_core.synth.scene import sample_scene
+from leod_core.synth.sensor import DvsSensor
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE, validate_prophesee_boxes
 
 H, W = CAMERAS["synth"].sensor_hw
