@@ -24,7 +24,7 @@ from typing import Any
 
 from leod_core.config import LeodConfig, config_to_dict
 
-__all__ = ["metric_name", "StageRun", "stage_run", "flatten", "dvc_hashes", "git_commit", "tracking_uri", "StepLogger"]
+__all__ = ["metric_name", "run_name", "StageRun", "stage_run", "flatten", "dvc_hashes", "git_commit", "tracking_uri", "StepLogger"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ _BAD_NAME_CHARS = re.compile(r"[^\w\-. /]")  # MLflow metric names: letters, dig
 def metric_name(key: str) -> str:
     """``overall.precision@0.5`` -> ``overall.precision_0.5`` (``@`` is not allowed in MLflow names)."""
     return _BAD_NAME_CHARS.sub("_", key)
+
+
+def run_name(stage: str, round_idx: int | None = None) -> str:
+    """``round 1 / evaluate`` (how runs are listed in the MLflow UI, sorted by round); ``stage`` alone
+    for stages outside the rounds (synth, import, report)."""
+    return stage if round_idx is None else f"round {round_idx} / {stage}"
 
 
 def tracking_uri(cfg: LeodConfig) -> str:
@@ -167,8 +173,9 @@ def stage_run(cfg: LeodConfig, stage: str, round_idx: int | None = None, deps: l
               extra_tags: Mapping[str, str] | None = None) -> Iterator[StageRun]:
     """Open one MLflow run for a stage execution; ended FINISHED, or FAILED if the block raises.
 
-    Tags: ``stage``, ``round`` (when given), ``setting``, ``ratio``, ``camera``, ``git_commit``,
-    ``dvc.<dep path>`` = md5 of each dep known to dvc.lock. Params: the whole flattened config.
+    Named :func:`run_name`. Tags: ``stage``, ``round`` (when given), ``setting``, ``ratio``, ``camera``,
+    ``git_commit``, ``dvc.<dep path>`` = md5 of each dep known to dvc.lock. Params: the whole flattened
+    config, plus ``round``.
     """
     from mlflow.tracking import MlflowClient
 
@@ -178,7 +185,7 @@ def stage_run(cfg: LeodConfig, stage: str, round_idx: int | None = None, deps: l
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
     tags = {"stage": stage, "setting": cfg.subsample.setting, "ratio": f"{cfg.subsample.ratio:g}",
             "camera": cfg.dataset.camera, "git_commit": git_commit(),
-            "mlflow.runName": stage if round_idx is None else f"{stage}@{round_idx}"}
+            "mlflow.runName": run_name(stage, round_idx)}
     if round_idx is not None:
         tags["round"] = str(round_idx)
     tags.update({f"dvc.{p}": h for p, h in dvc_hashes(list(deps)).items()})
@@ -187,7 +194,11 @@ def stage_run(cfg: LeodConfig, stage: str, round_idx: int | None = None, deps: l
     run_id = run.info.run_id
     from mlflow.entities import Param
 
-    params = [Param(k, str(v)[:6000]) for k, v in flatten(config_to_dict(cfg)).items()]
+    flat = flatten(config_to_dict(cfg))
+    if round_idx is not None:
+        # a param, not only a tag: MLflow's compare view plots metrics against params (x = round)
+        flat["round"] = round_idx
+    params = [Param(k, str(v)[:6000]) for k, v in flat.items()]
     for i in range(0, len(params), _MAX_PARAMS_PER_CALL):
         client.log_batch(run_id, params=params[i:i + _MAX_PARAMS_PER_CALL])
     sr = StageRun(client, run_id, exp_id, tags)

@@ -41,6 +41,7 @@ def test_stage_run_logs_tags_params_metrics(mlflow_uri: str, tmp_path: Path, mon
     assert r.info.status == "FINISHED"
     assert r.data.tags["stage"] == "evaluate" and r.data.tags["round"] == "2"
     assert r.data.tags["setting"] == "wsod" and r.data.tags["git_commit"]
+    assert r.data.tags["mlflow.runName"] == "round 2 / evaluate" and r.data.params["round"] == "2"
     assert r.data.params["subsample.ratio"] == "0.1" and r.data.params["train.steps"] == str(cfg.train.steps)
     assert r.data.metrics["AP"] == 0.25 and r.data.metrics["per_class.car"] == 0.5
     assert "note" not in r.data.metrics
