@@ -4,6 +4,13 @@
 is 0, all random when w_stream is 0); the rest are stream slots. Both parts step together; a batch
 holds the stream samples first and the random ones second (REFERENCE 7).
 
+Stream sets per worker (LEOD ``ConcatStreamingDataPipe`` under a DataLoader with workers): with
+``data.num_workers`` W > 0 the streaming part gets ``W_s = W - min(ceil(W * bs_random / B), W - 1)``
+workers (all W without random samples), each holding its own ``bs_stream`` streams; the DataLoader serves
+the workers round-robin, so batch ``s`` holds the streams of set ``s % W_s``, at that set's step
+``s // W_s``, and the RNN states are keyed by (worker, slot). Gen1 (W 8, B 8): 4 sets x 4 = 16 streams,
+each advancing every 4th step. One set (0 workers, or one stream worker) is the single stream loader.
+
 Batch ``s`` is a pure function of (seed, s): the random part uses one permutation of the items per
 epoch (drop_last, like a shuffling DataLoader), and each item's augmentation comes from its own
 generator seeded by (seed, epoch, position). ``state_dict()`` is therefore just the seed and the
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +37,7 @@ from leod_core.data.random_access import RandomClipDataset
 from leod_core.data.sequence import TrainSequence, load_train_sequences
 from leod_core.data.streaming import StreamingTrainLoader
 
-__all__ = ["split_batch_size", "MixedLoader", "build_train_loader"]
+__all__ = ["split_batch_size", "stream_worker_count", "MixedLoader", "build_train_loader"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,18 @@ def split_batch_size(batch_size: int, w_stream: float, w_random: float) -> tuple
     return batch_size - bs_random, bs_random
 
 
+def stream_worker_count(num_workers: int, batch_size: int, bs_random: int) -> int:
+    """Number of per-worker stream sets (LEOD ``set_mixed_sampling_mode_variables_for_train``); 1 without
+    workers (the process itself is the one worker)."""
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    if num_workers == 0:
+        return 1
+    if bs_random == 0:
+        return num_workers
+    return num_workers - min(math.ceil(num_workers * bs_random / batch_size), num_workers - 1)
+
+
 class MixedLoader:
     """Infinite iterator of ``TrainBatch`` with ``state_dict()`` / ``load_state_dict()``."""
 
@@ -65,13 +85,16 @@ class MixedLoader:
         self.num_workers = num_workers
         self.bs_stream, self.bs_random = split_batch_size(batch_size, w_stream, w_random)
         self.files = ReprFiles(reader_factory)
-        self.stream = StreamingTrainLoader(sequences, camera, L, self.bs_stream, seed, sparse, augment, self.files)
+        n_sets = stream_worker_count(num_workers, batch_size, self.bs_random)
+        self.streams = [StreamingTrainLoader(sequences, camera, L, self.bs_stream, seed, sparse, augment, self.files,
+                                             worker=None if n_sets == 1 else w) for w in range(n_sets)]
+        self.stream = self.streams[0]
         self.random = RandomClipDataset(sequences, camera, L, augment, self.files)
         if self.bs_random and len(self.random) == 0:
             raise ValueError(f"random-access loader: no label frame has {L - 1} reprs of history")
         self.step = 0
-        log.info("mixed loader: %d stream + %d random per batch, %d stream units, %d random items",
-                 self.bs_stream, self.bs_random, len(self.stream.units), len(self.random))
+        log.info("mixed loader: %d stream + %d random per batch, %d stream set(s), %d stream units, %d random items",
+                 self.bs_stream, self.bs_random, n_sets, len(self.stream.units), len(self.random))
 
     @property
     def batch_size(self) -> int:
@@ -99,8 +122,9 @@ class MixedLoader:
     # ------------------------------------------------------------------------------ batches
     def make_batch(self, step: int) -> TrainBatch:
         """Batch number ``step`` (0-based) of this seed."""
-        samples = self.stream.samples(step) + self._random_samples(step)
-        keys = self.stream.state_keys() + [None] * self.bs_random
+        stream = self.streams[step % len(self.streams)]  # the DataLoader's round-robin over the workers
+        samples = stream.samples(step // len(self.streams)) + self._random_samples(step)
+        keys = stream.state_keys() + [None] * self.bs_random
         return collate(samples, self.camera.input_hw, keys, self.ev_dtype)
 
     def __iter__(self) -> Iterator[TrainBatch]:

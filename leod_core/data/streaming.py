@@ -13,7 +13,8 @@ time-flipped pass cuts chunks from the end, reverses each with a channel flip an
 label of repr ``j + tflip_offset``.
 
 Everything is a pure function of (seed, step): ``samples(step)`` rebuilds any batch without replaying
-the ones before it, which is what makes the loader resumable.
+the ones before it, which is what makes the loader resumable. A loader built for a DataLoader ``worker``
+is one of LEOD's per-worker stream sets (:mod:`.mixed`): its own permutations and its own state keys.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ class StreamingTrainLoader:
     """B independent streams over the training units; ``samples(step)`` gives the B clips of a step."""
 
     def __init__(self, sequences: list[TrainSequence], camera: CameraSpec, L: int, num_slots: int, seed: int,
-                 sparse: bool, augment: AugmentConfig | None = None, files: ReprFiles | None = None) -> None:
+                 sparse: bool, augment: AugmentConfig | None = None, files: ReprFiles | None = None,
+                 worker: int | None = None) -> None:
         self.sequences = sequences
+        self.worker = worker  # None: the only stream set (keys and draws as before workers existed)
         self.camera = camera
         self.L = L
         self.num_slots = num_slots
@@ -136,7 +139,8 @@ class StreamingTrainLoader:
         return self._plans[epoch]
 
     def _make_plan(self, epoch: int) -> tuple[_SlotPlan, ...]:
-        rng = np.random.default_rng([self.seed, _STREAM_TAG, epoch])
+        key = [self.seed, _STREAM_TAG, epoch] if self.worker is None else [self.seed, _STREAM_TAG, self.worker, epoch]
+        rng = np.random.default_rng(key)
         plans = []
         for _ in range(self.num_slots):
             order = rng.permutation(len(self.units))
@@ -162,5 +166,8 @@ class StreamingTrainLoader:
                                      self.camera.tflip_offset))
         return out
 
-    def state_keys(self) -> list[tuple[str, int]]:
-        return [("stream", j) for j in range(self.num_slots)]
+    def state_keys(self) -> list[tuple]:
+        """RNN state key per slot: ``("stream", slot)``, or ``("stream", worker, slot)`` for a worker's set."""
+        if self.worker is None:
+            return [("stream", j) for j in range(self.num_slots)]
+        return [("stream", self.worker, j) for j in range(self.num_slots)]

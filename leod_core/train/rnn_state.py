@@ -4,7 +4,9 @@ REFERENCE section 7: a streaming batch slot continues its sequence in the next b
 is stored (detached: gradients flow through the L timesteps of one chunk only) and handed back at the next
 step; a slot whose sample starts a new sequence (``is_first``) starts from zeros; random-access samples
 (key ``None``) always start from zeros. The model's state is ``States``: one ``(h, c)`` pair per backbone
-stage, each ``(B, C, H, W)``; the store keeps per-sample slices keyed by the loader's ``state_keys``.
+stage, each ``(B, C, H, W)``; the store keeps per-sample slices keyed by the loader's ``state_keys``:
+``("stream", slot)``, or ``("stream", worker, slot)`` with LEOD's per-worker stream sets (``data.num_workers``
+> 0, :mod:`leod_core.data.mixed`), where a worker's streams continue only in that worker's later batches.
 """
 
 from __future__ import annotations

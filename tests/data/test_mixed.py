@@ -1,6 +1,7 @@
 """Mixed loader: batch split, TrainBatch layout, determinism, resume, workers, config builder."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from leod_core.config import AugmentConfig, load_config
 from leod_core.data.batch import TrainBatch
-from leod_core.data.mixed import MixedLoader, build_train_loader, split_batch_size
+from leod_core.data.mixed import MixedLoader, build_train_loader, split_batch_size, stream_worker_count
 from leod_core.data.sequence import load_train_sequences
 from leod_core.labels.subsample import subsample_table
 from leod_core.labels.table import write_labels
@@ -115,6 +116,73 @@ def test_workers_give_the_same_batches(make_loader):
     loader.load_state_dict({"seed": 2, "step": 1})
     got = list(itertools.islice(iter(loader), 2))
     assert all(_same(x, y) for x, y in zip(ref[1:], got))
+
+
+def test_zero_workers_keep_one_stream_set(make_loader):
+    """0 workers: one set of stream slots advancing every step, keyed by slot, in the order it always had
+    (pinned: the micro and default pipelines use 0 workers and must stay bit-identical)."""
+    loader = make_loader(seed=0, B=4, workers=0)
+    assert len(loader.streams) == 1 and loader.streams[0] is loader.stream and loader.stream.worker is None
+    got = [loader.stream.position(s, j)[:2] for s in range(14) for j in range(2)]
+    assert got == [(2, 0), (1, 0), (2, 1), (1, 1), (2, 2), (1, 2), (0, 0), (1, 3), (0, 1), (0, 0), (0, 2), (0, 1),
+                   (0, 3), (0, 2), (0, 4), (0, 3), (1, 0), (0, 4), (1, 1), (2, 0), (1, 2), (2, 1), (1, 3), (2, 2),
+                   (0, 0), (2, 0), (0, 1), (2, 1)]
+    for step in (0, 5):
+        batch = loader.make_batch(step)
+        assert batch.state_keys == [("stream", 0), ("stream", 1), None, None]
+        ref = loader.stream.samples(step)
+        assert all(torch.equal(batch.ev[:, j, :, :32, :40], ref[j].ev.float()) for j in range(2))
+
+
+def leod_stream_workers(W, B, bs_random):
+    """LEOD ``set_mixed_sampling_mode_variables_for_train`` (workers of the streaming DataLoader)."""
+    if bs_random == 0:
+        return W
+    return W - min(math.ceil(W * bs_random / B), W - 1)
+
+
+@pytest.mark.parametrize("W, B, w_random", [(8, 8, 1.0), (8, 12, 1.0), (3, 4, 1.0), (4, 4, 0.0), (1, 4, 1.0)])
+def test_stream_worker_count_is_leods(W, B, w_random):
+    bs_random = split_batch_size(B, 1.0, w_random)[1]
+    assert stream_worker_count(W, B, bs_random) == leod_stream_workers(W, B, bs_random)
+    assert stream_worker_count(0, B, bs_random) == 1
+    assert stream_worker_count(8, 8, 4) == 4  # Gen1: 4 stream workers x 4 slots = 16 streams
+
+
+def _shown_reprs(batch, j):
+    """Repr index shown at each step of sample j (marker: channel 0 pixel (0, 0) = r + 1; -1 = padding)."""
+    return [int(v) - 1 for v in batch.ev[:, j, 0, 0, 0]]
+
+
+def test_per_worker_streams_round_robin(make_loader):
+    """W workers: batch s holds the slots of stream worker s % W_s, each continuing its stream from that
+    worker's previous batch; states keyed by (worker, slot); the workers' streams differ."""
+    loader = make_loader(seed=3, B=8, workers=8, augment=None)  # 4 stream + 4 random, 4 stream workers
+    W_s, slots = 4, 4
+    assert len(loader.streams) == W_s
+    last: dict = {}
+    orders = {w: [] for w in range(W_s)}
+    for s in range(W_s * 2 * loader.stream.epoch_steps):
+        batch = loader.make_batch(s)
+        w = s % W_s
+        assert batch.state_keys == [("stream", w, j) for j in range(slots)] + [None] * 4
+        assert batch.is_first[slots:].all()  # random samples always reset
+        for j in range(slots):
+            shown = [r for r in _shown_reprs(batch, j) if r >= 0]
+            key = ("stream", w, j)
+            if batch.is_first[j]:
+                assert shown[0] == 0  # WSOD: a whole-sequence unit starts at repr 0
+            else:  # continues exactly where this key's previous batch (W_s steps earlier) stopped
+                assert last[key][0] == s - W_s and shown[0] == last[key][1] + 1
+            last[key] = (s, shown[-1])
+            orders[w].append(shown[-1])
+    assert len(last) == W_s * slots == 16
+    assert len({tuple(o) for o in orders.values()}) > 1  # each worker has its own permutations
+    # the loader is still a pure function of (seed, step): a DataLoader with workers gives the same batches
+    ref = [loader.make_batch(s) for s in (1, 2)]
+    loader.load_state_dict({"seed": 3, "step": 1})
+    got = list(itertools.islice(iter(loader), 2))
+    assert all(_same(x, y) for x, y in zip(ref, got))
 
 
 def test_build_train_loader_from_config(tiny_dataset, tiny_camera, tmp_path, monkeypatch):

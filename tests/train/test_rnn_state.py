@@ -75,3 +75,19 @@ def test_state_dict_round_trip(tmp_path) -> None:
     b = other.gather([(1, 3), (0, 0)], [False, False])
     for (ha, ca), (hb, cb) in zip(a, b):
         assert torch.equal(ha, hb) and torch.equal(ca, cb)
+
+
+def test_per_worker_keys_carry_each_workers_own_state() -> None:
+    """LEOD with DataLoader workers: batch s comes from worker s % W; a stream continues from the state its
+    own worker's previous batch (W steps earlier) left, never from another worker's."""
+    store = RnnStateStore()
+    W, slots = 4, 2
+    for s in range(3 * W):
+        keys = [("stream", s % W, j) for j in range(slots)]
+        got = store.gather(keys, [s < W] * slots)  # each worker's first batch starts its streams
+        if s < W:
+            assert got is None
+        else:
+            assert torch.all(got[0][0] == float(s - W)) and torch.all(got[1][1] == -float(s - W))
+        store.store(keys, _states(slots, [float(s)] * slots))
+    assert len(store) == W * slots
