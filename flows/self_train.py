@@ -7,16 +7,28 @@ their own flows, which report to the same Prefect server (``PREFECT_API_URL`` is
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-__all__ = ["stage_order", "dvc_repro", "self_train_flow"]
+from flows.runtime import StepFailed
+
+__all__ = ["stage_order", "StageFailed", "failure_reason", "dvc_repro", "self_train_flow"]
+
+log = logging.getLogger(__name__)
+
+#: the one line a failing ``leod`` command ends with (flows/cli.py), and DVC's own error line
+_LEOD_ERROR = re.compile(r"^leod [\w-]+: error: ")
+_DVC_ERROR = re.compile(r"^ERROR: ")
 
 
 def stage_order(rounds: int) -> list[str]:
@@ -34,14 +46,67 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
+class StageFailed(StepFailed):
+    """A DVC stage failed; the message is ``stage <name> failed: <its one-line reason>``.
+
+    Reported by the CLI as one line (``bad_input``): the stage's command already said why in one line,
+    and its full output, traceback included, is in the stage task's log.
+    """
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"stage {stage} failed: {reason}", bad_input=True)
+        self.stage, self.reason = stage, reason
+
+    def __reduce__(self):  # pickled by Prefect with the failed state: rebuild from both fields
+        return type(self), (self.stage, self.reason)
+
+
+def failure_reason(lines: Iterable[str]) -> str | None:
+    """The line that says why a stage failed: the last ``leod <cmd>: error: ...`` of its output, else
+    DVC's last ``ERROR: ...`` line; None when neither is there."""
+    leod_line = dvc_line = None
+    for line in lines:
+        line = line.strip()
+        if _LEOD_ERROR.match(line):
+            leod_line = line
+        elif _DVC_ERROR.match(line):
+            dvc_line = line
+    return leod_line or dvc_line
+
+
+def _stage_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The task run's Prefect logger (its lines appear under the task in the UI), or this module's
+    logger when called outside a run (``dvc_repro.fn`` in tests)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return log
+
+
 @task(name="dvc-repro", task_run_name="dvc repro {stage}", cache_policy=NO_CACHE)
 def dvc_repro(stage: str, repo: str, force: bool = False) -> float:
-    """``dvc repro <stage>`` in ``repo`` (its upstream is already up to date); returns seconds."""
+    """``dvc repro <stage>`` in ``repo`` (its upstream is already up to date); returns seconds.
+
+    Every output line goes to the task's log (the Prefect UI shows it per stage); a failure raises with
+    the stage's one-line reason, which is what the UI shows on the failed task.
+    """
     cmd = [str(Path(sys.executable).parent / "dvc"), "repro", stage] + (["--force", "--single-item"] if force else [])
+    logger = _stage_logger()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo, env=_tool_env())
+    tail: deque[str] = deque(maxlen=500)  # the reason is near the end; the log has everything
+    with subprocess.Popen(cmd, cwd=repo, env=_tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line:
+                logger.info(line)
+                tail.append(line)
     if proc.returncode != 0:
-        raise RuntimeError(f"stage {stage} failed: `{' '.join(cmd[1:])}` exited with code {proc.returncode}")
+        reason = failure_reason(tail) or f"`{' '.join(cmd[1:])}` exited with code {proc.returncode}"
+        raise StageFailed(stage, reason)
     return time.perf_counter() - t0
 
 
