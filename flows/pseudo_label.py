@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.runtime import map_as_tasks
 from leod_core.config import load_config
-from tasks.pseudo_label import SequenceJob, label_sequence, write_round_labels
+from tasks.pseudo_label import label_sequence, write_round_labels
 from tasks.tracking import stage_run
 
 __all__ = ["pseudo_label_flow", "pseudo_label_table"]
@@ -19,20 +19,11 @@ def pseudo_label_table(cfg, ckpt: Path, dataset: Path, kept: pd.DataFrame, devic
                        split: str = "train") -> tuple[pd.DataFrame, list]:
     """Map ``label_sequence`` over the sequences of ``split`` (as Prefect tasks of the calling flow) and
     concatenate in sequence order; returns (table, sequences)."""
-    from leod_core.labels.table import empty_labels, validate_labels
-    from leod_core.layout import list_sequences
+    from leod_core.pseudo.pipeline import concat_sequence_tables, sequence_jobs
 
-    seqs = list_sequences(dataset, split, cfg.camera)
-    names = {s.name for s in seqs}
-    unknown = sorted(set(kept["sequence"].astype(str).unique()) - names) if len(kept) else []
-    if unknown:
-        raise ValueError(f"kept labels name sequences missing from {dataset / split}: {unknown[:3]}")
-    groups = {str(k): v for k, v in kept.groupby("sequence", sort=False)} if len(kept) else {}
-    jobs = [SequenceJob(s, groups.get(s.name, empty_labels())) for s in seqs]
+    jobs = sequence_jobs(dataset, kept, cfg.camera, split)
     parts = map_as_tasks(label_sequence, jobs, name="pseudo-label-sequence", ckpt=str(ckpt), cfg=cfg, device=device)
-    parts = [p for p in parts if len(p)]
-    df = validate_labels(pd.concat(parts, ignore_index=True), "pseudo labels") if parts else empty_labels()
-    return df, seqs
+    return concat_sequence_tables(parts), [j.seq for j in jobs]
 
 
 @flow(name="pseudo-label", validate_parameters=False)

@@ -7,7 +7,6 @@ weights once (cached) instead of receiving a pickled model with every sequence.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,10 @@ from prefect.cache_policies import NO_CACHE
 
 from leod_core.config import LeodConfig
 from leod_core.layout import SequencePaths
+from leod_core.pseudo.pipeline import PseudoLabelJob
 from tasks.policies import retry_on_io_error
 
-__all__ = ["SequenceJob", "label_sequence", "write_round_labels"]
-
-
-@dataclass(frozen=True)
-class SequenceJob:
-    """One sequence to pseudo-label, with its kept ground truth (may be empty)."""
-
-    seq: SequencePaths
-    kept_gt: pd.DataFrame
-
-    @property
-    def name(self) -> str:
-        return self.seq.name
+__all__ = ["label_sequence", "write_round_labels"]
 
 
 @functools.lru_cache(maxsize=2)
@@ -42,7 +30,7 @@ def _load_model(ckpt: str, device: str, camera: str, mtime_ns: int) -> Any:
     return load_detector(ckpt, map_location=device, camera=camera)  # already in eval mode
 
 
-def label_sequence(job: SequenceJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:
+def label_sequence(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:
     """Label-table rows of one sequence (kept GT + pseudo + ignore boxes), via ``pseudo_label_sequence``."""
     import torch
 

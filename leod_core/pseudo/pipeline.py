@@ -1,17 +1,25 @@
-"""Pseudo-label one training sequence, or a whole split (REFERENCE 6, 6a).
+"""Pseudo-label one training sequence (REFERENCE 6, 6a); the orchestration layer maps it over a split.
 
-Per sequence: stream the detector from ``max(first_kept_label_repr - L + 1, 0)`` (0 without kept GT),
-predict at every 50 ms representation except frames holding kept GT (copied verbatim when
-``pseudo.use_gt``) and each stream's first step, through the TTA views; filter each view
-(:mod:`.filter`), merge the views (:mod:`.merge`), convert to full-sensor pixels, run the
-forward-or-backward track filter (:mod:`.tracker`): rejected boxes become ignore boxes (class 1024) and
-inpainted boxes are added as ignore boxes. The result is label-table rows (LABEL_SCHEMA).
+Which frames (LEOD ``SequenceForIter`` + ``PseudoLabeler._get_pred_mask`` + ``EventSeqData``): every view
+streams the sequence from ``start = max(first_gt_repr - L + 1, 0)``, where ``first_gt_repr`` is the first
+ground-truth frame of *any* kind (kept or withheld, from the dataset's ``objframe_idx_2_repr_idx.npy``;
+so an SSOD sequence without kept labels starts there too). A forward view predicts frames
+``start+1 .. T-1`` (its first step is dropped); a time-flipped view consumes ``T-1 .. start`` and its
+prediction after repr ``i`` belongs to frame ``i + camera.tflip_offset``, so with its first step dropped it
+covers ``start + tflip_offset .. T - 2 + tflip_offset``: the one (Gen1) or two (1Mpx) frames just before
+``start`` come from it alone. Frames holding kept GT are not predicted (GT copied verbatim when
+``pseudo.use_gt``). A sequence without any GT frame is not pseudo-labelled (LEOD skips it).
+
+Then: filter each view (:mod:`.filter`), merge the views (:mod:`.merge`), convert to full-sensor pixels,
+run the forward-or-backward track filter (:mod:`.track_filter`): rejected boxes become ignore boxes (class
+1024) and inpainted boxes are added as ignore boxes. The result is label-table rows (LABEL_SCHEMA).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,8 @@ from leod_core.pseudo.merge import merge_views
 from leod_core.pseudo.track_filter import track_filter
 from leod_core.pseudo.tta import predict_views, views_from_config
 
-__all__ = ["pseudo_label_sequence", "pseudo_label_dataset", "check_round_table", "num_reprs_of"]
+__all__ = ["PseudoLabelJob", "sequence_jobs", "first_gt_repr", "pseudo_label_sequence", "concat_sequence_tables",
+           "check_round_table", "num_reprs_of"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,48 @@ def num_reprs_of(seq: SequencePaths) -> np.ndarray:
     if not seq.repr_timestamps.exists():
         raise FileNotFoundError(f"sequence {seq.name}: missing {seq.repr_timestamps}")
     return np.load(seq.repr_timestamps).astype(np.int64)
+
+
+def first_gt_repr(seq: SequencePaths, kept_frames: Iterable[int] = ()) -> int | None:
+    """First repr holding ground truth of any kind (the dataset's label frames, and any kept frame), or
+    None without any: LEOD's pseudo-labelling stream starts L-1 reprs before it."""
+    if not seq.objframe_idx_2_repr_idx.exists():
+        raise FileNotFoundError(f"sequence {seq.name}: missing {seq.objframe_idx_2_repr_idx}")
+    frames = np.concatenate([np.load(seq.objframe_idx_2_repr_idx).astype(np.int64).ravel(),
+                             np.fromiter(kept_frames, np.int64)])
+    return int(frames.min()) if len(frames) else None
+
+
+@dataclass(frozen=True)
+class PseudoLabelJob:
+    """One sequence to pseudo-label, with its kept ground truth (may be empty)."""
+
+    seq: SequencePaths
+    kept_gt: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.seq.name
+
+
+def sequence_jobs(dataset_root: str | Path, kept_df: pd.DataFrame, camera: CameraSpec,
+                  split: str = "train") -> list[PseudoLabelJob]:
+    """One job per sequence of ``split`` (sorted), each with its kept GT rows; kept rows naming a
+    sequence that is not in the split are an error."""
+    seqs = list_sequences(dataset_root, split, camera)
+    names = {s.name for s in seqs}
+    unknown = sorted(set(kept_df["sequence"].astype(str).unique()) - names) if len(kept_df) else []
+    if unknown:
+        raise ValueError(f"kept labels name sequences missing from {Path(dataset_root) / split}: {unknown[:3]}")
+    groups = {str(k): v for k, v in kept_df.groupby("sequence", sort=False)} if len(kept_df) else {}
+    empty = empty_labels()
+    return [PseudoLabelJob(s, groups.get(s.name, empty)) for s in seqs]
+
+
+def concat_sequence_tables(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The per-sequence tables (in job order) as one validated table."""
+    parts = [p for p in parts if len(p)]
+    return validate_labels(pd.concat(parts, ignore_index=True), "pseudo labels") if parts else empty_labels()
 
 
 def _model_device(model: Any) -> torch.device:
@@ -73,9 +124,13 @@ def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame,
     gt_frames = np.unique(kept_gt["frame_idx"].to_numpy(np.int64)) if len(kept_gt) else np.zeros(0, np.int64)
     if len(gt_frames) and (gt_frames.min() < 0 or gt_frames.max() >= num_reprs):
         raise ValueError(f"{seq.name}: kept GT frame index outside [0, {num_reprs})")
-    start = stream_start(int(gt_frames[0]), cfg.data.sequence_length) if len(gt_frames) else 0
+    first = first_gt_repr(seq, gt_frames.tolist())
+    if first is None:
+        return empty_labels()
+    start = stream_start(first, cfg.data.sequence_length)
+    # every frame a view's stream reaches (tflip views reach start + tflip_offset), except kept GT frames
     skip = set(gt_frames.tolist()) if pc.use_gt else set()
-    predict_at = [f for f in range(start, num_reprs) if f not in skip]
+    predict_at = [f for f in range(num_reprs) if f not in skip]
 
     views = views_from_config(pc.tta)
     raw = predict_views(model, seq, camera, start, cfg.data.sequence_length, num_reprs, predict_at, views,
@@ -116,34 +171,6 @@ def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame,
         return empty_labels()
     out = pd.concat(parts, ignore_index=True)
     return validate_labels(out, where=f"pseudo labels of {seq.name}")
-
-
-def pseudo_label_dataset(model: Any, dataset_root: str | Path, kept_df: pd.DataFrame, cfg: LeodConfig,
-                         camera: CameraSpec, map_fn: Callable[..., Iterable[pd.DataFrame]] = map,
-                         progress: Callable[[int, int], None] | None = None, split: str = "train") -> pd.DataFrame:
-    """Pseudo-label every sequence of ``split`` (sequences without kept GT: from repr 0, e.g. SSOD).
-
-    ``map_fn(fn, sequences)`` runs the per-sequence calls (builtin ``map``, a pool's map, ...);
-    ``progress(done, total)`` is called after each sequence.
-    """
-    seqs = list_sequences(dataset_root, split, camera)
-    names = {s.name for s in seqs}
-    unknown = sorted(set(kept_df["sequence"].astype(str).unique()) - names) if len(kept_df) else []
-    if unknown:
-        raise ValueError(f"kept labels name sequences missing from {Path(dataset_root) / split}: {unknown[:3]}")
-    groups = {str(k): v for k, v in kept_df.groupby("sequence", sort=False)} if len(kept_df) else {}
-    empty = empty_labels()
-
-    def one(seq: SequencePaths) -> pd.DataFrame:
-        return pseudo_label_sequence(model, seq, groups.get(seq.name, empty), cfg, camera)
-
-    parts = []
-    for i, df in enumerate(map_fn(one, seqs)):
-        parts.append(df)
-        if progress is not None:
-            progress(i + 1, len(seqs))
-    parts = [p for p in parts if len(p)]
-    return validate_labels(pd.concat(parts, ignore_index=True), "pseudo labels") if parts else empty
 
 
 def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Mapping[str, int],

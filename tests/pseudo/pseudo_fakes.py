@@ -1,5 +1,6 @@
 """A fake detector and a tiny RVT-layout sequence with one moving blob, for the pseudo-label tests.
 
+The sequence's ground-truth frames (``objframe_idx_2_repr_idx.npy``) are ``GT_FRAMES`` unless given.
 Repr r shows a bright 8x8 blob (channel 0) with top-left (BLOB_X0 + r, BLOB_Y); the fake detector
 reports the bounding box of the non-zero pixels of the input it just consumed, class 0, scores 0.9, so
 every view's prediction can be computed by hand.
@@ -19,6 +20,7 @@ from leod_core.layout import SequencePaths
 REPR_HW = (32, 40)
 BLOB_X0, BLOB_Y, BLOB = 2, 10, 8
 NUM_REPRS = 30
+GT_FRAMES = (12, 22)  # the dataset's label frames of a blob sequence (kept or withheld by a test)
 
 
 class BlobDetector:
@@ -53,7 +55,7 @@ def camera_for(downsample: bool):
     return dataclasses.replace(CAMERAS["synth"], sensor_hw=sensor, downsample_by_2=downsample)
 
 
-def write_blob_sequence(root, name: str, camera, n: int = NUM_REPRS) -> SequencePaths:
+def write_blob_sequence(root, name: str, camera, n: int = NUM_REPRS, gt_frames=GT_FRAMES) -> SequencePaths:
     seq = SequencePaths(root / "train" / name, camera)
     seq.repr_dir.mkdir(parents=True)
     frames = np.zeros((n, 20, *camera.repr_hw), np.uint8)
@@ -62,4 +64,5 @@ def write_blob_sequence(root, name: str, camera, n: int = NUM_REPRS) -> Sequence
         frames[r, 0, BLOB_Y:BLOB_Y + BLOB, x:x + BLOB] = 3
     write_representations(seq.repr_h5, list(frames), camera.repr_hw)
     np.save(seq.repr_timestamps, (np.arange(n, dtype=np.int64) + 1) * 50_000)
+    np.save(seq.objframe_idx_2_repr_idx, np.asarray(gt_frames, dtype=np.int64))
     return seq
