@@ -1,8 +1,10 @@
 """Prophesee Event2D ``*_td.dat`` files: read (whole or in chunks) and write.
 
 Format (docs/REFERENCE.md 1a): ASCII header lines starting with ``"% "``; if any, two bytes follow
-(``ev_type`` = 0, ``ev_size`` = 8). Body: little-endian records ``uint32 t`` (us) + ``uint32`` word with
+(``ev_type``, ``ev_size`` = 8). Body: little-endian records ``uint32 t`` (us) + ``uint32`` word with
 x in bits 0..13, y in bits 14..27 and p in bit 28. Header-less (legacy) files start directly with records.
+Event types read: 0 (Event2D, Gen1 and older tools) and 12 (EventCD, what Metavision writes, e.g. Gen4
+IMX636 recordings: the same layout with a 4-bit polarity field in bits 28..31, which must hold 0 or 1).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ _RAW_DTYPE = np.dtype([("t", "<u4"), ("w", "<u4")])
 _EV_SIZE = 8
 _COORD_LIMIT = 1 << 14
 _T_LIMIT = 1 << 32
+_EVENT2D, _EVENT_CD = 0, 12
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class DatHeader:
     ev_size: int
     height: int | None
     width: int | None
+    ev_type: int = _EVENT2D
 
 
 @dataclass(frozen=True)
@@ -72,31 +76,34 @@ def read_dat_header(path: str | Path) -> DatHeader:
                     height = value
                 else:
                     width = value
-        ev_size = _EV_SIZE
+        ev_type, ev_size = _EVENT2D, _EV_SIZE
         if n_header_lines:
             type_size = f.read(2)
             if len(type_size) < 2:
                 raise ValueError(f"{path}: truncated header (missing event type/size bytes)")
             ev_type, ev_size = type_size[0], type_size[1]
-            if ev_type != 0 or ev_size != _EV_SIZE:
-                raise ValueError(f"{path}: unsupported event type {ev_type} / size {ev_size} (need Event2D, 8 bytes)")
+            if ev_type not in (_EVENT2D, _EVENT_CD) or ev_size != _EV_SIZE:
+                raise ValueError(f"{path}: unsupported event type {ev_type} / size {ev_size} "
+                                 f"(need Event2D 0 or EventCD 12, 8 bytes)")
         body_offset = f.tell()
     body = path.stat().st_size - body_offset
     if body % ev_size:
         raise ValueError(f"{path}: truncated body ({body} bytes is not a multiple of the {ev_size}-byte event size)")
-    return DatHeader(body_offset=body_offset, ev_size=ev_size, height=height, width=width)
+    return DatHeader(body_offset=body_offset, ev_size=ev_size, height=height, width=width, ev_type=ev_type)
 
 
 def _decode(raw: np.ndarray, header: DatHeader, path: Path) -> EventChunk:
     w = raw["w"]
+    if header.ev_type == _EVENT_CD:
+        p = w >> 28
+        if len(p) and int(p.max()) > 1:
+            raise ValueError(f"{path}: CD event polarity {int(p.max())} (must be 0 or 1)")
+    else:
+        p = (w & 0x10000000) >> 28
     chunk = EventChunk(t=raw["t"].astype(np.int64), x=(w & 0x3FFF).astype(np.uint16),
-                       y=((w & 0x0FFFC000) >> 14).astype(np.uint16), p=((w & 0x10000000) >> 28).astype(np.uint8))
-    if header.height is not None and header.width is not None and len(chunk):
-        max_x, max_y = int(chunk.x.max()), int(chunk.y.max())
-        if max_x >= header.width or max_y >= header.height:
-            raise ValueError(f"{path}: events outside the declared sensor size {header.height}x{header.width} "
-                             f"(max x {max_x}, max y {max_y})")
-    return chunk
+                       y=((w & 0x0FFFC000) >> 14).astype(np.uint16), p=p.astype(np.uint8))
+    hw = None if header.height is None or header.width is None else (header.height, header.width)
+    return chunk.check_within(hw, str(path))
 
 
 def iter_dat_chunks(path: str | Path, n_events: int) -> Iterator[EventChunk]:

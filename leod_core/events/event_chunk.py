@@ -63,6 +63,16 @@ class EventChunk:
         """Columns (contiguous copies) of an ``EVENT_DTYPE``-like record array."""
         return cls(*(np.ascontiguousarray(events[k], dtype=EVENT_DTYPE[k]) for k in ("t", "x", "y", "p")))
 
+    def check_within(self, hw: tuple[int, int] | None, source: str) -> EventChunk:
+        """Self, after a ValueError naming ``source`` if an event lies outside the declared (height,
+        width) ``hw`` (None: nothing declared, nothing to check)."""
+        if hw is not None and len(self):
+            max_x, max_y = int(self.x.max()), int(self.y.max())
+            if max_x >= hw[1] or max_y >= hw[0]:
+                raise ValueError(f"{source}: events outside the declared sensor size {hw[0]}x{hw[1]} "
+                                 f"(max x {max_x}, max y {max_y})")
+        return self
+
     def to_records(self) -> np.ndarray:
         """The same events as an ``EVENT_DTYPE`` record array."""
         out = np.empty(len(self), dtype=EVENT_DTYPE)

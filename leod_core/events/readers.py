@@ -42,7 +42,8 @@ def _dat_geometry(path: Path) -> tuple[int, int] | None:
 
 def _h5_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
     from leod_core.events.h5_store import iter_event_h5_chunks
-    return iter_event_h5_chunks(path, n_events)
+    hw = _h5_geometry(path)
+    return (chunk.check_within(hw, str(path)) for chunk in iter_event_h5_chunks(path, n_events))
 
 
 def _h5_geometry(path: Path) -> tuple[int, int] | None:
@@ -51,11 +52,43 @@ def _h5_geometry(path: Path) -> tuple[int, int] | None:
     return None if info.height is None or info.width is None else (info.height, info.width)
 
 
+def _raw_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
+    from leod_core.events.faery_io import iter_raw_chunks
+    return iter_raw_chunks(path, n_events)
+
+
+def _raw_geometry(path: Path) -> tuple[int, int] | None:
+    from leod_core.events.faery_io import read_raw_header
+    header = read_raw_header(path)
+    return None if header.height is None or header.width is None else (header.height, header.width)
+
+
+def _aedat4_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
+    from leod_core.events.faery_io import iter_aedat4_chunks
+    return iter_aedat4_chunks(path, n_events)
+
+
+def _aedat4_geometry(path: Path) -> tuple[int, int] | None:
+    from leod_core.events.faery_io import aedat4_geometry
+    return aedat4_geometry(path)
+
+
+def _metavision_hdf5(path: Path, *_: int) -> Iterator[EventChunk]:
+    # Metavision's HDF5 event files are compressed with Prophesee's ECF codec, which no HDF5 plugin on
+    # PyPI decodes in a stream (evlib decodes it whole, in memory): refused by name rather than ignored
+    raise ValueError(f"{path}: Metavision HDF5 (ECF-compressed) recordings are not read; use the "
+                     f"recording's EVT 2.0/3.0 .raw (what the camera writes) instead")
+
+
 # longest suffix first where one ends another (``_td.raw`` before ``.raw``)
 _FORMATS: tuple[RecordingFormat, ...] = (
-    RecordingFormat("_td.dat", "Prophesee .dat", _dat_chunks, _dat_geometry),
+    RecordingFormat("_td.dat", "Prophesee .dat (Event2D or EventCD)", _dat_chunks, _dat_geometry),
     RecordingFormat("_td.dat.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
     RecordingFormat("_td.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
+    RecordingFormat("_td.raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", _raw_chunks, _raw_geometry),
+    RecordingFormat(".raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", _raw_chunks, _raw_geometry),
+    RecordingFormat(".aedat4", "iniVation AEDAT4", _aedat4_chunks, _aedat4_geometry),
+    RecordingFormat(".hdf5", "Metavision HDF5 (refused)", _metavision_hdf5, _metavision_hdf5),
 )
 
 #: the file-name endings of a sequence's recording (``NAME<suffix>``), in the order they are matched
