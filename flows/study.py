@@ -69,7 +69,8 @@ def study_context(params: str = "params.yaml", overrides: list[str] | None = Non
     name = f"{cfg.dataset.camera if not synthetic else 'synth'}-{st.synth_preset if synthetic else dataset.name}"
     experiment = f"{cfg.mlflow.experiment}-study" if cfg.mlflow.experiment else f"study-{name}"
     common = [*(overrides or []), f"paths.dataset={dataset}", f"mlflow.experiment={experiment}",
-              f"train.steps={st.steps}", f"train.steps_self_train={st.steps_self_train}", *st.overrides]
+              f"train.steps={st.steps}", f"train.steps_self_train={st.steps_self_train}",
+              "full_labels.steps=0", *st.overrides]  # study.steps for the full-label runs too
     if synthetic:
         common.append("dataset.camera=synth")
     return StudyContext(cfg, params, root, dataset, synthetic, experiment, tuple(common))

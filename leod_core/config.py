@@ -25,8 +25,8 @@ from omegaconf.errors import OmegaConfBaseException
 from leod_core.cameras import CAMERAS, CameraSpec, get_camera
 
 __all__ = [
-    "ConfigError", "Setting", "TargetMode", "LeodConfig", "StudyConfig", "STUDY_ABLATIONS", "load_config",
-    "config_to_dict", "BASE_KEY", "APPLIED_KEY",
+    "ConfigError", "Setting", "TargetMode", "LeodConfig", "FullLabelsConfig", "StudyConfig", "STUDY_ABLATIONS",
+    "load_config", "config_to_dict", "BASE_KEY", "APPLIED_KEY",
 ]
 
 
@@ -89,6 +89,17 @@ class DataConfig:
     w_random: float = 1.0
     num_workers: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass(frozen=True)
+class FullLabelsConfig:
+    """LEOD's full-label dataset configs (``config/dataset/gen1.yaml`` / ``gen4.yaml``) differ from its
+    label-efficient ones: with all labels (``subsample.ratio`` 1) these values replace ``data.sequence_length``,
+    ``data.augment.tflip`` and ``train.steps`` in the loaded config (0 = keep that value)."""
+
+    sequence_length: int = 0  # LEOD: gen4 5 (10 label-efficient); gen1 21 in both
+    tflip: float = 0.0  # LEOD: 0 (0.5 label-efficient)
+    steps: int = 0  # round 0; LEOD/RVT: 400k steps on full data
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,7 @@ class LeodConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     subsample: SubsampleConfig = field(default_factory=SubsampleConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    full_labels: FullLabelsConfig = field(default_factory=FullLabelsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -256,6 +268,11 @@ class LeodConfig:
         if n == 3 and len(values) == 2:
             return (values[1], values[1], values[0])
         raise ConfigError(f"per-class list {list(values)} has {len(values)} values; camera needs {n}")
+
+    @property
+    def all_labels(self) -> bool:
+        """A full-label run (WSOD or SSOD ratio 1): :class:`FullLabelsConfig` applies."""
+        return self.subsample.ratio == 1.0
 
     def experiment_name(self) -> str:
         return self.mlflow.experiment or f"{self.dataset.camera}-{self.subsample.setting}-{self.subsample.ratio:g}"
@@ -296,6 +313,9 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("data.augment.zoom_out_max", lambda v: v >= 1, "a factor >= 1"),
     ("data.augment.zoom_stream", _prob, "a probability in [0, 1]"),
     ("data.augment.tflip", _prob, "a probability in [0, 1]"),
+    ("full_labels.sequence_length", lambda v: v >= 0, "an integer >= 0 (0 = data.sequence_length)"),
+    ("full_labels.tflip", _prob, "a probability in [0, 1]"),
+    ("full_labels.steps", lambda v: v >= 0, "an integer >= 0 (0 = train.steps)"),
     ("model.preset", lambda v: v in _PRESETS, f"one of {', '.join(_PRESETS)}"),
     ("loss.ignore_bbox_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
     ("loss.reg_weight", lambda v: v > 0, "a weight > 0"),
@@ -464,7 +484,19 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
     assert isinstance(cfg, LeodConfig)
     cfg = _freeze_lists(cfg)
     _validate(cfg)
+    cfg = _apply_full_labels(cfg)
     return cfg
+
+
+def _apply_full_labels(cfg: LeodConfig) -> LeodConfig:
+    """With all labels, LEOD's full-label values (:class:`FullLabelsConfig`) in place of the label-efficient
+    ones, so training, pseudo-labelling and evaluation of that run all see them."""
+    if not cfg.all_labels:
+        return cfg
+    fl = cfg.full_labels
+    data = dataclasses.replace(cfg.data, sequence_length=fl.sequence_length or cfg.data.sequence_length,
+                               augment=dataclasses.replace(cfg.data.augment, tflip=fl.tflip))
+    return dataclasses.replace(cfg, data=data, train=dataclasses.replace(cfg.train, steps=fl.steps or cfg.train.steps))
 
 
 def _freeze_lists(obj: Any) -> Any:

@@ -129,6 +129,7 @@ def run_fingerprint(cfg: LeodConfig) -> str:
     d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
     d["train"].pop("threads", None)
     d["data"].pop("num_workers", None)
+    d.pop("full_labels", None)  # what it changes (full-label runs only) is in data / train already
     for (group, key), old_behaviour in _ADDED_KEYS.items():
         if d[group].get(key) == old_behaviour:
             d[group].pop(key)

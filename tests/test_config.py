@@ -60,3 +60,19 @@ def test_per_class_expansion_gen4():
 def test_missing_params_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_full_labels_replace_the_label_efficient_values():
+    """LEOD's full-label dataset configs: time flip 0 (and the preset's L / steps) once subsample.ratio is 1."""
+    sparse = load_config(None, ["data.sequence_length=10", "train.steps=50"])
+    assert (sparse.data.sequence_length, sparse.data.augment.tflip, sparse.train.steps) == (10, 0.5, 50)
+    for setting in ("wsod", "ssod"):
+        full = load_config(None, ["data.sequence_length=10", "train.steps=50", f"subsample.setting={setting}",
+                                  "subsample.ratio=1.0"])
+        assert full.all_labels and (full.data.sequence_length, full.data.augment.tflip, full.train.steps) == (10, 0.0, 50)
+    full = load_config(None, ["subsample.ratio=1.0", "full_labels.sequence_length=4", "full_labels.steps=70",
+                              "full_labels.tflip=0.25"])
+    assert (full.data.sequence_length, full.data.augment.tflip, full.train.steps) == (4, 0.25, 70)
+    assert full.data.augment.hflip == sparse.data.augment.hflip  # nothing else changes
+    with pytest.raises(ConfigError, match="full_labels.tflip"):
+        load_config(None, ["full_labels.tflip=2"])

@@ -153,3 +153,12 @@ def test_preset_never_points_raw_at_dataset(name):
     cfg = load_config(PRESETS / f"{name}.yaml")
     assert Path(cfg.paths.raw) != Path(cfg.paths.dataset)
     assert Path(cfg.paths.synth) not in (Path(cfg.paths.raw), Path(cfg.paths.dataset))
+
+
+@pytest.mark.parametrize("name, L, full_L", [("gen1", 21, 21), ("gen4", 10, 5)])
+def test_full_label_runs_get_leods_full_label_config(name, L, full_L):
+    """LEOD config/dataset/gen1.yaml, gen4.yaml: prob_tflip 0 and L 21 / 5; RVT's 400k steps on full data."""
+    sparse = load_config(PRESETS / f"{name}.yaml")
+    assert (sparse.data.sequence_length, sparse.data.augment.tflip, sparse.train.steps) == (L, 0.5, 200000)
+    full = load_config(PRESETS / f"{name}.yaml", ["subsample.ratio=1.0"])
+    assert (full.data.sequence_length, full.data.augment.tflip, full.train.steps) == (full_L, 0.0, 400000)

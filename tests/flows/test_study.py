@@ -156,6 +156,11 @@ def test_every_ablation_has_a_row_name():
 
 def test_fingerprint_tracks_results_not_threads():
     base = run_fingerprint(load_config(None))
+    # full_labels only acts on full-label runs, through data / train (which the fingerprint holds)
+    assert run_fingerprint(load_config(None, ["full_labels.tflip=0.5", "full_labels.steps=9"])) == base
+    full = load_config(None, ["subsample.ratio=1.0"])
+    assert full.data.augment.tflip == 0.0
+    assert run_fingerprint(full) != run_fingerprint(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))
     assert run_fingerprint(load_config(None, ["train.threads=1", "rounds=3"])) == base
     assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
     # a key added later is left out only at the value that reproduces runs made before it existed
@@ -186,3 +191,15 @@ def test_gains_and_ablation_deltas_are_paired_by_seed():
     abl = ablation_table(raw, runs, 1).set_index("ablation")
     assert abl.loc["soft targets", "delta round 1 vs all"] == "-2.0 ± 1.4"  # -1 and -3 points, same seeds
     assert abl.loc["all components", "delta round 1 vs all"] == ""
+
+
+def test_full_label_run_gets_leods_full_label_values(tmp_path):
+    """The study's full-label run loads with time flip 0 and the study's own step count."""
+    from flows.study import run_overrides, study_context
+
+    ctx = study_context(None, ["full_labels.steps=999", "study.steps=40"], str(tmp_path / "study"))
+    runs = {r.kind: r for r in plan_study(ctx.cfg)}
+    full = load_config(None, run_overrides(ctx, runs["full"]))
+    main = load_config(None, run_overrides(ctx, runs["main"]))
+    assert (full.data.augment.tflip, full.train.steps) == (0.0, 40)
+    assert (main.data.augment.tflip, main.train.steps) == (0.5, 40)
