@@ -1,4 +1,6 @@
-"""Raw Prophesee dataset (``*_td.dat`` or RVT's ``*_td.dat.h5``/``*_td.h5`` + ``*_bbox.npy``) -> RVT layout.
+"""Raw dataset (per sequence a recording of any format :mod:`leod_core.events.readers` reads, e.g.
+``NAME_td.dat``, ``NAME.raw``, ``NAME.aedat4``, RVT's ``NAME_td.h5``, beside ``NAME_bbox.npy`` or
+``NAME_bbox.csv``) -> RVT layout.
 
 One sequence at a time (:func:`import_sequence`, a pure per-sequence function the orchestration layer
 maps); events are streamed in chunks, so memory is bounded by a chunk plus one 50 ms window.
@@ -12,6 +14,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +25,7 @@ from leod_core.events.grid import REPR_STEP_US, apply_label_filters, label_frame
 from leod_core.events.h5_store import write_representations
 from leod_core.events.readers import RECORDING_SUFFIXES, iter_recording_chunks, recording_geometry, recording_name
 from leod_core.events.windows import StreamStats, iter_window_histograms
-from leod_core.labels.boxes import validate_prophesee_boxes
+from leod_core.labels.label_files import LABEL_SUFFIXES, read_label_file
 from leod_core.labels.rvt_labels import build_labels_full, write_labels_npz
 from leod_core.layout import SPLITS, SequencePaths, list_sequences
 
@@ -33,7 +36,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BOX_SUFFIX = "_bbox.npy"
 CHUNK_EVENTS = 1 << 20  # events read per chunk (~30 MB of working memory)
 NBINS, COUNT_CUTOFF = 10, 10
 
@@ -72,9 +74,13 @@ def find_raw_sequences(src_root: str | Path, split: str) -> list[RawSequence]:
         raise FileNotFoundError(f"raw dataset split folder not found: {split_dir}")
     events: dict[str, Path] = {}
     boxes: dict[str, Path] = {}
-    for f in split_dir.iterdir():
-        if f.name.endswith(BOX_SUFFIX):
-            boxes[f.name[: -len(BOX_SUFFIX)]] = f
+    for f in sorted(split_dir.iterdir()):
+        label_suffix = next((s for s in LABEL_SUFFIXES if f.name.endswith(s)), None)
+        if label_suffix is not None:
+            name = f.name[: -len(label_suffix)]
+            if name in boxes:
+                raise ValueError(f"{split_dir}: two label files for sequence {name}: {boxes[name].name}, {f.name}")
+            boxes[name] = f
             continue
         name = recording_name(f)
         if name is not None:
@@ -83,18 +89,10 @@ def find_raw_sequences(src_root: str | Path, split: str) -> list[RawSequence]:
                                  f"{events[name].name}, {f.name}")
             events[name] = f
     for name in sorted(set(events) ^ set(boxes)):
-        missing = (f"{name}{BOX_SUFFIX}" if name in events
+        missing = (" or ".join(name + s for s in LABEL_SUFFIXES) if name in events
                    else f"a recording {' / '.join(name + s for s in RECORDING_SUFFIXES)}")
         raise ValueError(f"{split_dir}: sequence {name} lacks its partner file {missing}")
     return [RawSequence(n, split, events[n], boxes[n]) for n in sorted(events)]
-
-
-def _load_boxes(path: Path) -> np.ndarray:
-    try:
-        raw = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read box file ({exc})") from None
-    return validate_prophesee_boxes(raw, source=str(path))
 
 
 def _event_chunks(path: Path, camera: CameraSpec) -> Iterator[EventChunk]:
@@ -115,7 +113,7 @@ def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraS
     """
     split = split or raw.split
     dst = Path(dst_split_dir) / raw.name
-    boxes = apply_label_filters(_load_boxes(raw.boxes), camera, split)
+    boxes = apply_label_filters(read_label_file(raw.boxes), camera, split)
     boxes = boxes[np.argsort(boxes["t"], kind="stable")]
     grid = None
     if len(boxes):
@@ -144,13 +142,27 @@ def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraS
             _event_chunks(raw.events, camera), grid.repr_end_ts_us, REPR_STEP_US, camera.sensor_hw,
             bins=NBINS, count_cutoff=COUNT_CUTOFF, downsample_2x=camera.downsample_by_2,
             source=str(raw.events), stats=stats)
-        write_representations(seq.repr_h5, frames, camera.repr_hw, num_frames=len(grid.repr_end_ts_us),
-                              channels=2 * NBINS)
+        with _progress(len(grid.repr_end_ts_us), f"{split}/{raw.name}") as bar:
+            write_representations(seq.repr_h5, _counted(frames, bar), camera.repr_hw,
+                                  num_frames=len(grid.repr_end_ts_us), channels=2 * NBINS)
     per_repr = stats.events_per_window or [0]
     return SequenceSummary(
         name=raw.name, split=split, num_events=stats.events_read, num_reprs=len(grid.repr_end_ts_us),
         num_label_frames=len(grid.frame_ts_us), num_boxes=len(labels),
         timestamps_repaired=stats.timestamps_repaired, mean_events_per_repr=float(np.mean(per_repr)))
+
+
+def _progress(total: int, desc: str) -> Any:
+    """A per-sequence bar in 50 ms frames, on a terminal only (none in logs, CI or a captured stderr)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=None, leave=False, dynamic_ncols=True)
+
+
+def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield frame
+        bar.update(1)
 
 
 def is_rvt_preprocessed(root: str | Path) -> bool:
