@@ -19,7 +19,8 @@ __all__ = ["main", "COMMANDS"]
 # (command, module under flows.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
     ("synth", "synth", "write the synthetic event-camera dataset as raw Prophesee files"),
-    ("import-prophesee", "import_prophesee", "raw Prophesee dataset -> RVT preprocessed layout + label tables"),
+    ("import", "import_prophesee", "event recordings (.dat .raw .aedat4, RVT .h5) + .npy/.csv labels -> RVT layout"),
+    ("import-prophesee", "import_prophesee", "the same as `leod import` (its former name)"),
     ("stats", "stats", "print statistics of a preprocessed dataset"),
     ("subsample", "subsample", "write the round-0 sparse label table (WSOD/SSOD) and the withheld GT"),
     ("model-info", "model_info", "parameter count, padding, partition and feature sizes of a preset"),
@@ -27,6 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("train", "train", "train the detector of one round"),
     ("evaluate", "evaluate", "Prophesee mAP of a round's checkpoint on test/val"),
     ("evaluate-boxes", "evaluate_boxes", "Prophesee mAP of anyone's per-sequence *_bbox.npy detections"),
+    ("predict", "predict", "stream a detector over recordings: *_bbox.npy + Parquet detections, optional video"),
     ("pseudo-label", "pseudo_label", "pseudo-label the training set with the previous round's model"),
     ("pseudo-quality", "pseudo_quality", "precision/recall/AP of a round's pseudo labels vs withheld GT"),
     ("compare", "compare", "table and plot of all rounds from MLflow"),

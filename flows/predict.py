@@ -1,0 +1,34 @@
+"""Flow of ``leod predict``: a detector streamed over recordings, one mapped task per recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from flows.runtime import map_as_tasks
+from leod_core.config import load_config
+from tasks.predict import predict_one
+from tasks.tracking import stage_run
+
+__all__ = ["predict_flow"]
+
+
+@flow(name="predict", validate_parameters=False)
+def predict_flow(recordings: list[str], ckpt: str, out: str, params: str | None = "params.yaml",
+                 overrides: list[str] | None = None, camera: str | None = None, track: bool = False,
+                 video: bool = False, gif: bool = False, labels: str | None = None, at_labels: bool = False,
+                 device: str | None = None) -> list[dict[str, Any]]:
+    """Predict on every recording (outputs under ``out``); returns one summary per recording."""
+    import torch
+
+    cfg = load_config(params, overrides)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    with stage_run(cfg, "predict", deps=[ckpt], extra_tags={"ckpt": str(ckpt)}) as run:
+        results = map_as_tasks(predict_one, recordings, name="predict-recording", label=lambda r: Path(r).name,
+                               ckpt=ckpt, out=out, cfg=cfg, camera=camera, track=track, video=video, gif=gif,
+                               labels=labels, at_labels=at_labels, device=device)
+        run.log_metrics({"recordings": len(results), "frames": sum(r["frames"] for r in results),
+                         "boxes": sum(r["boxes"] for r in results)})
+    return results
