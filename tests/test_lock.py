@@ -13,9 +13,9 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _locked() -> dict[str, tuple[Version, str]]:
+def _locked(path: Path = REPO / "requirements.lock") -> dict[str, tuple[Version, str]]:
     out = {}
-    for line in (REPO / "requirements.lock").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line or line.startswith("#"):
             continue
         spec, _, digest = line.partition(" --hash=sha256:")
@@ -40,3 +40,28 @@ def test_every_dependency_is_locked_within_its_floor():
 def test_torch_is_the_cpu_build():
     version, _ = _locked()["torch"]
     assert str(version) == "2.13.0+cpu"
+
+
+def test_ui_extras_are_locked_apart_and_never_move_a_base_package():
+    """make ui / make ui-check install requirements-ui*.lock with --no-deps on top of requirements.lock:
+    each extra's dependencies are there within their floors, none is also in the base lock (so the
+    pipeline's packages, and the DVC hashes of its outputs, stay as locked), and the MLflow server is the
+    version of the MLflow client."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lock_tool", REPO / "tools" / "lock.py")
+    lock_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lock_tool)
+    EXTRA_LOCKS = lock_tool.EXTRA_LOCKS
+    base = _locked()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    seen: dict = {}
+    for extra, path in EXTRA_LOCKS.items():
+        locked = _locked(path)
+        assert not set(locked) & set(base), f"{path.name} repeats packages of requirements.lock"
+        seen.update(locked)
+        for text in project["optional-dependencies"][extra]:
+            req = Requirement(text)
+            version, digest = seen[canonicalize_name(req.name)]
+            assert req.specifier.contains(version, prereleases=True) and len(digest) == 64, f"{path.name}: {req}"
+    assert seen["mlflow"][0] == base["mlflow-skinny"][0]
