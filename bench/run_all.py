@@ -28,6 +28,7 @@ BENCHES: list[tuple[str, str, list[str]]] = [
     ("model", "bench_model.py", ["--presets", "tiny", "small", "--frames", "5", "--train-steps", "2"]),
     ("train", "bench_train.py", ["--L", "5", "--steps", "3", "--warmup", "1", "--threads", "1"]),
     ("pseudo", "bench_pseudo.py", ["--objects", "10", "--seconds", "20", "--reprs", "30"]),
+    ("predict", "bench_predict.py", ["--seconds", "2", "--presets", "nano", "--train-steps", "3", "--repeats", "1"]),
 ]
 
 

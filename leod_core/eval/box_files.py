@@ -13,7 +13,7 @@ import numpy as np
 from leod_core.atomic import atomic_path
 from leod_core.labels.boxes import validate_prophesee_boxes
 
-__all__ = ["BBOX_SUFFIX", "read_box_file", "read_box_folder", "write_json"]
+__all__ = ["BBOX_SUFFIX", "read_box_folder", "write_json"]
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,14 @@ def read_box_folder(folder: str | Path, what: str = "boxes") -> dict[str, np.nda
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{what} folder not found: {folder}")
-    return {path.name[: -len(BBOX_SUFFIX)]: read_box_file(path, what)
-            for path in sorted(folder.glob(f"*{BBOX_SUFFIX}"))}
-
-
-def read_box_file(path: str | Path, what: str = "boxes") -> np.ndarray:
-    """One ``*_bbox.npy`` file as a Prophesee array (validated; ValueError naming the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{path}: cannot read as a numpy array ({exc})") from None
-    return validate_prophesee_boxes(arr, source=str(path))
+    out = {}
+    for path in sorted(folder.glob(f"*{BBOX_SUFFIX}")):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: cannot read as a numpy array ({exc})") from None
+        out[path.name[: -len(BBOX_SUFFIX)]] = validate_prophesee_boxes(arr, source=str(path))
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from leod_core.cameras import CameraSpec
-from leod_core.eval.box_files import BBOX_SUFFIX, read_box_file
 from leod_core.events.event_chunk import EventChunk
 from leod_core.events.grid import REPR_STEP_US
 from leod_core.events.h5_store import ReprReader
@@ -29,6 +28,7 @@ from leod_core.events.readers import (RECORDING_SUFFIXES, iter_recording_chunks,
                                       recording_name)
 from leod_core.events.windows import iter_window_histograms
 from leod_core.labels.boxes import validate_prophesee_boxes
+from leod_core.labels.label_files import LABEL_SUFFIXES, read_label_file
 from leod_core.labels.rvt_labels import read_sequence_labels
 from leod_core.layout import REPR_DIR_NAME, SequencePaths
 
@@ -65,9 +65,9 @@ def _is_sequence_folder(path: Path) -> bool:
 
 
 def open_recording(path: str | Path, labels: str | Path | None = None) -> Recording:
-    """Identify ``path``; ``labels``: a ``*_bbox.npy`` file, or a folder holding ``NAME_bbox.npy``
-    (default: ``NAME_bbox.npy`` beside a raw event file). One-line errors for a missing path or an
-    unknown format."""
+    """Identify ``path``; ``labels``: a label file (``*_bbox.npy`` / ``*_bbox.csv``) or a folder holding
+    ``NAME_bbox.npy`` or ``NAME_bbox.csv`` (default: beside a raw event file). One-line errors for a
+    missing path or an unknown format."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"recording not found: {path}")
@@ -83,21 +83,24 @@ def open_recording(path: str | Path, labels: str | Path | None = None) -> Record
     return Recording(path=path, name=name, kind=kind, labels=gt)
 
 
+def _label_file_in(folder: Path, name: str) -> Path | None:
+    return next((f for f in (folder / f"{name}{s}" for s in LABEL_SUFFIXES) if f.is_file()), None)
+
+
 def _labels_file(path: Path, name: str, kind: str, labels: str | Path | None) -> Path | None:
     if labels is not None:
         labels = Path(labels)
-        found = labels / f"{name}{BBOX_SUFFIX}" if labels.is_dir() else labels
-        if not found.is_file():
-            raise FileNotFoundError(f"labels of {name} not found: {found}")
+        found = _label_file_in(labels, name) if labels.is_dir() else labels
+        if found is None or not found.is_file():
+            raise FileNotFoundError(f"labels of {name} not found: {labels}")
         return found
-    beside = path.parent / f"{name}{BBOX_SUFFIX}"
-    return beside if kind == "events" and beside.is_file() else None
+    return _label_file_in(path.parent, name) if kind == "events" else None
 
 
 def read_ground_truth(rec: Recording, camera: CameraSpec) -> np.ndarray | None:
     """The recording's GT boxes (Prophesee dtype, sensor pixels, sorted by t), None when it has none."""
     if rec.labels is not None:
-        boxes = read_box_file(rec.labels, "labels")
+        boxes = read_label_file(rec.labels)
     elif rec.kind == "sequence":
         boxes = validate_prophesee_boxes(read_sequence_labels(SequencePaths(rec.path, camera))[0],
                                          source=str(rec.path))

@@ -77,3 +77,20 @@ def test_unknown_format_and_missing_recording(tmp_path):
 def test_recording_of_another_sensor_size_is_refused(raw_root):
     with pytest.raises(ValueError, match="sensor size 120x160 differs from camera gen1 240x304"):
         iter_frames(open_recording(raw_root / "test" / "rec_a_td.dat"), get_camera("gen1"))
+
+
+def test_labels_as_csv_or_a_folder(raw_root, tmp_path):
+    npy = np.load(raw_root / "test" / "rec_a_bbox.npy")
+    csv = tmp_path / "rec_a_bbox.csv"
+    rows = (f"{b['t']},{float(b['x'])!r},{float(b['y'])!r},{float(b['w'])!r},{float(b['h'])!r},{b['class_id']}\n"
+            for b in npy)  # float32 -> shortest exact decimal
+    csv.write_text("t,x,y,w,h,class\n" + "".join(rows))
+    dat = raw_root / "test" / "rec_a_td.dat"
+    for given in (csv, tmp_path):
+        rec = open_recording(dat, labels=given)
+        assert rec.labels == csv
+        gt = read_ground_truth(rec, SYNTH)
+        want = npy[np.argsort(npy["t"], kind="stable")]
+        assert all(np.array_equal(gt[f], want[f]) for f in ("t", "x", "y", "w", "h", "class_id"))
+    with pytest.raises(FileNotFoundError, match="labels of rec_a not found"):
+        open_recording(dat, labels=tmp_path / "none")

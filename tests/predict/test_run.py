@@ -11,7 +11,7 @@ import pytest
 
 from leod_core.cameras import get_camera
 from leod_core.config import PredictConfig, TrackerConfig
-from leod_core.eval.box_files import read_box_file
+from leod_core.eval.box_files import read_box_folder
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.model.presets import build_detector
 from leod_core.predict import predict
@@ -29,7 +29,7 @@ def test_detections_as_bbox_npy_and_parquet(dataset_root, trained_ckpt, tmp_path
     assert res.frames == 37 and res.predicted == 19  # reprs 100 ms .. 1.9 s; every 2nd and res.boxes > 0
     npy = np.load(tmp_path / "rec_a_bbox.npy")
     assert npy.dtype == PROPHESEE_BBOX_DTYPE and len(npy) == res.boxes
-    assert read_box_file(tmp_path / "rec_a_bbox.npy").shape == npy.shape  # what evaluate-boxes reads
+    assert read_box_folder(tmp_path)["rec_a"].shape == npy.shape  # what evaluate-boxes reads
     df = pd.read_parquet(tmp_path / "rec_a.parquet")
     assert list(df.columns) == DETECTIONS_SCHEMA.names and len(df) == len(npy)
     assert np.array_equal(df["t"], npy["t"]) and np.array_equal(df["x"].to_numpy(np.float32), npy["x"])
