@@ -12,6 +12,7 @@ preset. Order: schema defaults <- base <- overlay <- ``key=value`` overrides.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,7 +23,9 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from leod_core.cameras import CAMERAS, CameraSpec, get_camera
+from leod_core.cameras import (
+    CAMERAS, CameraError, CameraSpec, camera_from_mapping, is_camera_file, load_camera_file, resolve_camera,
+)
 
 __all__ = [
     "ConfigError", "Setting", "TargetMode", "LeodConfig", "FullLabelsConfig", "StudyConfig", "STUDY_ABLATIONS",
@@ -54,13 +57,19 @@ class PathsConfig:
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    camera: str = "synth"  # gen1 | gen4 | synth
+    # a built-in name (gen1 | gen4 | synth), a camera mapping (leod_core.cameras.CAMERA_FIELDS) or a camera
+    # YAML file (relative to the params file naming it); after loading: a built-in name or a full mapping
+    camera: Any = "synth"
 
 
 @dataclass(frozen=True)
 class SynthConfig:
     preset: str = "default"  # default | small | micro
     seed: int = 0
+    # the rendered sensor and class count; 0 = those of dataset.camera (the synth camera: 120 x 160, 2)
+    height: int = 0
+    width: int = 0
+    num_classes: int = 0  # classes >= 2 are more kinds of the car / pedestrian shapes (leod_core/synth/scene.py)
 
 
 @dataclass(frozen=True)
@@ -256,16 +265,17 @@ class LeodConfig:
     dvc: DvcConfig = field(default_factory=DvcConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
 
-    @property
+    @functools.cached_property
     def camera(self) -> CameraSpec:
-        return get_camera(self.dataset.camera)
+        """The camera ``dataset.camera`` stands for (resolved once per config object)."""
+        return resolve_camera(self.dataset.camera)
 
     def per_class(self, values: tuple[float, ...]) -> tuple[float, ...]:
         """Expand a per-class list to the camera's classes (LEOD rule: gen4 [car, ped] -> [ped, ped, car])."""
         n = self.camera.num_classes
         if len(values) == n:
             return tuple(values)
-        if n == 3 and len(values) == 2:
+        if self.camera.class_names == CAMERAS["gen4"].class_names and len(values) == 2:
             return (values[1], values[1], values[0])
         raise ConfigError(f"per-class list {list(values)} has {len(values)} values; camera needs {n}")
 
@@ -275,7 +285,7 @@ class LeodConfig:
         return self.subsample.ratio == 1.0
 
     def experiment_name(self) -> str:
-        return self.mlflow.experiment or f"{self.dataset.camera}-{self.subsample.setting}-{self.subsample.ratio:g}"
+        return self.mlflow.experiment or f"{self.camera.name}-{self.subsample.setting}-{self.subsample.ratio:g}"
 
     def round_dir(self, k: int) -> Path:
         return Path(self.paths.artifacts) / f"round_{k}"
@@ -284,6 +294,7 @@ class LeodConfig:
 # ----------------------------------------------------------------------------------------------- checks
 _PRESETS = ("nano", "tiny", "small", "base")
 _SYNTH_PRESETS = ("default", "small", "micro")
+_SYNTH_MAX_CLASSES = 8  # object kinds of leod_core/synth/scene.py (checked against it in tests)
 _RUNNERS = ("sequential", "thread", "dask")
 _SPLITS = ("val", "test")
 
@@ -295,8 +306,11 @@ def _prob(v: float) -> bool:
 # (dotted key, predicate, allowed-values text)
 _CHECKS: list[tuple[str, Any, str]] = [
     ("rounds", lambda v: v >= 0, "an integer >= 0"),
-    ("dataset.camera", lambda v: v in CAMERAS, f"one of {', '.join(CAMERAS)}"),
     ("synth.preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
+    ("synth.height", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
+    ("synth.width", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
+    ("synth.num_classes", lambda v: 0 <= v <= _SYNTH_MAX_CLASSES,
+     f"0 (= dataset.camera's) or a class count in [1, {_SYNTH_MAX_CLASSES}]"),
     ("subsample.setting", lambda v: v in {s.value for s in Setting}, "one of wsod, ssod"),
     ("loss.target_mode", lambda v: v in {m.value for m in TargetMode}, "one of ignore, soft"),
     ("subsample.ratio", lambda v: 0.0 < v <= 1.0, "a ratio in (0, 1]"),
@@ -382,6 +396,10 @@ def _get(cfg: LeodConfig, dotted: str) -> Any:
 
 
 def _validate(cfg: LeodConfig) -> None:
+    try:
+        cfg.camera  # noqa: B018 (resolves and validates dataset.camera first: the other checks use it)
+    except CameraError as exc:
+        raise ConfigError(f"params: {exc}") from None
     for key, ok, allowed in _CHECKS:
         value = _get(cfg, key)
         if not ok(value):
@@ -394,7 +412,7 @@ def _validate(cfg: LeodConfig) -> None:
         except ConfigError:
             raise ConfigError(
                 f"params: {key}={list(_get(cfg, key))} is invalid; allowed: one value per class of camera "
-                f"{cfg.dataset.camera} ({cfg.camera.num_classes}), or [car, ped] for gen4") from None
+                f"{cfg.camera.name} ({cfg.camera.num_classes}), or [car, ped] for gen4") from None
 
 
 def _one_line(exc: OmegaConfBaseException) -> str:
@@ -470,14 +488,20 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
     _make_writable(schema)
     layers: list[tuple[Path | None, Any]] = list(_read_layers(Path(path))) if path is not None else []
     try:
-        if overrides:
-            layers.append((None, OmegaConf.from_dotlist(list(overrides))))
+        # one layer per override, in order: `-S dataset.camera=gen4 -S dataset.camera.all_classes=true` refines
+        # gen4 (in one dotlist the second key would replace the first)
+        layers += [(None, OmegaConf.from_dotlist([o])) for o in overrides or ()]
         merged = schema
         for source, layer in layers:
+            in_source = f" (in {source})" if source is not None else ""
+            try:
+                _prepare_camera(layer, merged, source.parent if source is not None else Path())
+            except CameraError as exc:
+                raise ConfigError(f"params: {exc}" + ("" if " (in " in str(exc) else in_source)) from None
             try:
                 merged = OmegaConf.merge(merged, layer)
             except OmegaConfBaseException as exc:
-                raise ConfigError(_one_line(exc) + (f" (in {source})" if source is not None else "")) from None
+                raise ConfigError(_one_line(exc) + in_source) from None
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from None
@@ -485,7 +509,47 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
     cfg = _freeze_lists(cfg)
     _validate(cfg)
     cfg = _apply_full_labels(cfg)
-    return cfg
+    return _canonical_camera(cfg)
+
+
+_CAMERA_KEY = "dataset.camera"
+
+
+def _prepare_camera(layer: DictConfig, merged: DictConfig, base_dir: Path) -> None:
+    """A layer's ``dataset.camera`` before it is merged. A camera file becomes its (checked) mapping, the
+    path relative to ``base_dir``; a mapping that names a camera (``name`` or ``base``) replaces the current
+    one whole; a mapping of fields only refines it (on a built-in: ``-S dataset.camera.all_classes=true``)."""
+    dataset = layer.get("dataset") if isinstance(layer, DictConfig) else None
+    if not OmegaConf.is_dict(dataset) or "camera" not in dataset:
+        return
+    node = dataset.camera
+    if is_camera_file(node):
+        path = Path(os.path.normpath(Path(node) if Path(node).is_absolute() else base_dir / node))
+        mapping = load_camera_file(path, _CAMERA_KEY)
+        try:
+            camera_from_mapping(mapping, _CAMERA_KEY)
+        except CameraError as exc:
+            raise CameraError(f"{exc} (in {path})") from None
+        dataset.camera = mapping
+        node = dataset.camera
+    if OmegaConf.is_dict(node):
+        current = OmegaConf.select(merged, _CAMERA_KEY)
+        if "name" in node or "base" in node:
+            merged.dataset.camera = None  # not merged field by field with the previous camera's
+        elif isinstance(current, str):
+            node["base"] = current
+
+
+def _canonical_camera(cfg: LeodConfig) -> LeodConfig:
+    """``dataset.camera`` as a built-in's name or the camera's full mapping (what checkpoints and MLflow
+    record); a built-in given by name is left as it is."""
+    cam = cfg.camera
+    value = cam.name if cam.is_builtin else cam.to_dict()
+    if value == cfg.dataset.camera:
+        return cfg
+    out = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, camera=value))
+    out.__dict__["camera"] = cam  # the resolved camera, as cached_property would store it
+    return out
 
 
 def _apply_full_labels(cfg: LeodConfig) -> LeodConfig:

@@ -31,7 +31,7 @@ def evaluate_model(cfg: LeodConfig, ckpt: Path, dataset: Path, split: str, out_d
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_detector(ckpt, map_location=device, camera=cfg.camera.name)  # refuses another camera's weights
+    model = load_detector(ckpt, map_location=device, camera=cfg.camera)  # refuses weights that do not fit the camera
 
     def progress(done: int, total: int) -> None:
         log.info("evaluate %s: %d/%d sequences", split, done, total)

@@ -14,6 +14,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from leod_core.cameras import CameraSpec
 from leod_core.config import LeodConfig
 from leod_core.layout import SequencePaths
 from leod_core.pseudo.pipeline import PseudoLabelJob
@@ -23,7 +24,7 @@ __all__ = ["label_sequence", "write_round_labels"]
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model(ckpt: str, device: str, camera: str, mtime_ns: int) -> Any:
+def _load_model(ckpt: str, device: str, camera: CameraSpec, mtime_ns: int) -> Any:
     # keyed by mtime too: a new checkpoint at the same path is loaded again
     from leod_core.train.checkpoint import load_detector
 
@@ -38,7 +39,7 @@ def label_sequence(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str)
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    model = _load_model(str(ckpt), device, cfg.camera.name, Path(ckpt).stat().st_mtime_ns)
+    model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)
     return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera)
 
 

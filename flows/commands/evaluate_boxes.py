@@ -11,7 +11,8 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("gt_dir", help="folder of ground-truth <sequence>_bbox.npy files")
     parser.add_argument("pred_dir", help="folder of predicted <sequence>_bbox.npy files (Prophesee dtype)")
-    parser.add_argument("--camera", required=True, choices=["gen1", "gen4", "synth"])
+    parser.add_argument("--camera", required=True,
+                        help="gen1 | gen4 | synth or a camera YAML file (class names, evaluation filters)")
     parser.add_argument("--downsampled-by-2", action="store_true",
                         help="boxes are at half sensor resolution (RVT's gen4 evaluation)")
     parser.add_argument("--output", default=None, help="write the metrics as JSON to this file")
@@ -37,11 +38,11 @@ def print_metrics(metrics: dict, class_names: tuple[str, ...], title: str) -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from leod_core.cameras import get_camera
+    from leod_core.cameras import resolve_camera
     from leod_core.eval.box_files import read_box_folder, write_json
     from leod_core.eval.prophesee import evaluate_detections
 
-    camera = get_camera(args.camera)
+    camera = resolve_camera(args.camera, key="--camera")
     gt = read_box_folder(args.gt_dir, "ground-truth")
     if not gt:
         raise FileNotFoundError(f"no *_bbox.npy files in ground-truth folder {args.gt_dir}")

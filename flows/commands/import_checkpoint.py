@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="RVT/LEOD .ckpt (Lightning checkpoint or extracted state dict)")
     parser.add_argument("dst", help="output leod detector file (.pt)")
     parser.add_argument("--preset", default=None, help="tiny | small | base (default: inferred from shapes)")
-    parser.add_argument("--camera", default=None, help="gen1 | gen4 | synth (default: gen1 for 2 classes, else gen4)")
+    parser.add_argument("--camera", default=None, help="gen1 | gen4 | synth or a camera YAML file (default: by class count: 2 gen1, 3 gen4, 7 gen4 all classes)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from flows.cli import add_params_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="raw dataset folder (train/ val/ test/) or an RVT preprocessed folder")
     parser.add_argument("dst", help="output dataset root (RVT layout)")
-    parser.add_argument("--camera", required=True, choices=["gen1", "gen4", "synth"])
+    parser.add_argument("--camera", default=None,
+                        help="gen1 | gen4 | synth or a camera YAML file (default: dataset.camera of the params)")
     parser.add_argument("--workers", type=int, default=1, help="parallel sequence imports (processes)")
     add_params_arguments(parser)
 
@@ -23,11 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import config_for_command, prepare_environment, run_flow
 
-    params, _, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
+    params, cfg, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
+    camera = args.camera if args.camera is not None else cfg.dataset.camera  # a name or a camera's mapping
     prepare_environment()
     from flows.import_data import import_flow
 
-    summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=args.camera,
+    summaries = run_flow(import_flow, orch, src=args.src, dst=args.dst, camera=camera,
                          params=params, overrides=args.overrides)
     for split in sorted({s.split for s in summaries}):
         rows = [s for s in summaries if s.split == split]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset root in RVT layout")
-    parser.add_argument("--camera", choices=["gen1", "gen4", "synth"], default=None,
-                        help="camera (class names, repr file); default: guessed from the repr file name and size")
+    parser.add_argument("--camera", default=None,
+                        help="gen1 | gen4 | synth or a camera YAML file (class names, repr file); default: a built-in "
+                             "guessed from the repr file name and size")
     parser.add_argument("--density-samples", type=int, default=3,
                         help="reprs read per sequence to estimate the fraction of non-zero cells (0: skip)")
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from leod_core.cameras import get_camera
+    from leod_core.cameras import resolve_camera
     from leod_core.events.h5_store import ReprReader
     from leod_core.labels.rvt_labels import read_sequence_labels
     from leod_core.layout import SPLITS, list_sequences
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.dataset)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {root}")
-    camera = get_camera(args.camera or _guess_camera(root))
+    camera = resolve_camera(args.camera or _guess_camera(root), key="--camera")
     table = Table(title=f"{root} ({camera.name})")
     for col in ("split", "sequences", "reprs", "label frames", "boxes",
                 *(f"boxes {c}" for c in camera.class_names), "other ids", "nonzero cells"):

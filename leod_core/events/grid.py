@@ -26,15 +26,21 @@ ALIGN_T_US = 100_000  # the first label frame is the first label at or after 100
 JITTER_US = 2_000  # accepted deviation of a label time from a multiple of the base period
 
 
-def apply_label_filters(boxes: np.ndarray, camera: CameraSpec, split: str) -> np.ndarray:
+def apply_label_filters(boxes: np.ndarray, camera: CameraSpec, split: str, source: str = "labels") -> np.ndarray:
     """RVT's import-time box filters, in RVT's order; returns a filtered copy (input untouched).
 
+    0. a class id beyond the camera's class list (where the camera does not drop them) is refused: one
+       line naming ``source`` (the label file) and the camera key;
     1. drop classes above ``camera.max_raw_class_id`` (gen4: keep ped, two-wheeler, car);
     2. crop to the sensor (x1, y1, x2, y2 clipped to [0, W-1] / [0, H-1]), drop empty boxes;
     3. size filter: w^2 + h^2 >= min_diag^2 and w, h >= min_side (gen4: only sides >= 5);
     4. train split only: drop "faulty huge" boxes wider than floor(9 W / 10).
     """
     labels = boxes.copy()
+    if camera.max_raw_class_id is None and len(labels) and int(labels["class_id"].max()) >= camera.num_classes:
+        bad = int(labels["class_id"].max())
+        raise ValueError(f"{source}: class_id {bad} is beyond camera {camera.name!r}'s {camera.num_classes} classes "
+                         f"(dataset.camera.class_names: {', '.join(camera.class_names)})")
     if camera.max_raw_class_id is not None:
         labels = labels[labels["class_id"] <= camera.max_raw_class_id]
     height, width = camera.sensor_hw

@@ -113,7 +113,7 @@ def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraS
     """
     split = split or raw.split
     dst = Path(dst_split_dir) / raw.name
-    boxes = apply_label_filters(read_label_file(raw.boxes), camera, split)
+    boxes = apply_label_filters(read_label_file(raw.boxes), camera, split, source=str(raw.boxes))
     boxes = boxes[np.argsort(boxes["t"], kind="stable")]
     grid = None
     if len(boxes):

@@ -4,8 +4,8 @@ Files are read by ``leod_core.train.checkpoint`` (the one reader: ``torch.load(w
 allow-list of the non-tensor types real RVT/LEOD files carry); this module only makes sense of what such a
 file holds. Accepted layouts: a Lightning checkpoint (``state_dict`` with ``mdl.``-prefixed keys), LEOD's
 stripped weights file (the bare ``mdl.*`` dict) or a bare detector state dict. They record no leod
-``ModelSpec``: the preset is inferred from the shapes, the camera from the class count (2: gen1, else gen4)
-unless the caller names one.
+``ModelSpec``: the preset is inferred from the shapes, the camera from the class count (2: gen1, 3: gen4,
+7: gen4 with all classes) unless the caller names one.
 
 ``import_checkpoint`` writes the result in the one leod weights format (``save_weights``), so its output is
 read by every command like a trained round's ``last.pt``.
@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from leod_core.cameras import get_camera
+from leod_core.cameras import CameraSpec, camera_from_mapping, get_camera, resolve_camera
 from leod_core.model.detector import Detector
-from leod_core.model.presets import PRESETS
-from leod_core.train.checkpoint import ModelSpec, load_detector, safe_load, save_weights
+from leod_core.model.presets import PRESETS, build_detector
+from leod_core.train.checkpoint import ModelSpec, load_state_strict, read_weights, safe_load, save_weights
 
 __all__ = ["read_state_dict", "rvt_state_dict", "infer_preset", "rvt_weights", "import_checkpoint"]
 
@@ -62,8 +62,19 @@ def infer_preset(state_dict: dict[str, torch.Tensor]) -> str:
                      f"known: {', '.join(PRESETS)}")
 
 
+def _camera_for_classes(n_cls: int) -> CameraSpec:
+    """The built-in an RVT/LEOD file of ``n_cls`` classes was most likely trained on."""
+    if n_cls == 2:
+        return get_camera("gen1")
+    if n_cls == get_camera("gen4").num_classes:
+        return get_camera("gen4")
+    if n_cls == len(get_camera("gen4").all_class_names):
+        return camera_from_mapping({"base": "gen4", "all_classes": True})
+    return get_camera("gen4")  # refused below with both class counts
+
+
 def rvt_weights(obj: Any, path: str | Path, preset: str | None = None,
-                camera: str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
+                camera: CameraSpec | str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
     """(state dict, spec) of a loaded RVT/LEOD checkpoint; ``camera`` must fit its class count."""
     sd = rvt_state_dict(obj, path)
     try:
@@ -73,18 +84,19 @@ def rvt_weights(obj: Any, path: str | Path, preset: str | None = None,
     if _CLS_KEY not in sd:
         raise ValueError(f"{path}: state dict has no {_CLS_KEY!r}: not an RVT/LEOD detector")
     n_cls = int(sd[_CLS_KEY].shape[0])
-    camera = camera or ("gen1" if n_cls == 2 else "gen4")
-    cam = get_camera(camera)
+    cam = resolve_camera(camera, key="camera") if camera is not None else _camera_for_classes(n_cls)
     if cam.num_classes != n_cls:
-        raise ValueError(f"{path}: checkpoint has {n_cls} classes but camera {camera!r} has {cam.num_classes} "
+        raise ValueError(f"{path}: checkpoint has {n_cls} classes but camera {cam.name!r} has {cam.num_classes} "
                          f"({', '.join(cam.class_names)})")
-    return sd, ModelSpec(preset, cam.name)
+    return sd, ModelSpec.of(preset, cam)
 
 
 def import_checkpoint(src: str | Path, dst: str | Path, preset: str | None = None,
-                      camera: str | None = None) -> Detector:
+                      camera: CameraSpec | str | None = None) -> Detector:
     """RVT/LEOD ``.ckpt`` -> leod weights file (the format of training's ``last.pt``); returns the detector."""
-    model = load_detector(src, preset=preset, camera=camera)
-    save_weights(dst, model.state_dict(), ModelSpec(model.preset, model.camera), meta={"imported_from": str(src)})
+    state, spec = read_weights(src, preset=preset, camera=camera)
+    model = build_detector(spec.preset, spec.camera_spec())
+    load_state_strict(model, state, src, spec)
+    save_weights(dst, model.state_dict(), spec, meta={"imported_from": str(src)})
     log.info("imported %s as preset %s, camera %s -> %s", src, model.preset, model.camera, dst)
-    return model
+    return model.eval()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leod_core.cameras import CameraSpec, get_camera
+from leod_core.cameras import CameraSpec, resolve_camera
 from leod_core.model.backbone import BackboneSpec
 from leod_core.model.detector import Detector
 
@@ -32,10 +32,10 @@ PRESETS: dict[str, PresetSpec] = {
 
 
 def build_detector(preset: str, camera: CameraSpec | str) -> Detector:
-    """Build a randomly initialised detector of a preset for a camera (name or spec)."""
+    """Build a randomly initialised detector of a preset for a camera (spec, built-in name or camera file)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    cam = get_camera(camera) if isinstance(camera, str) else camera
+    cam = resolve_camera(camera, key="camera")
     p = PRESETS[preset]
     spec = BackboneSpec(embed_dim=p.embed_dim, dim_head=p.dim_head, partition_hw=cam.partition_hw)
     return Detector(spec, fpn_depth=p.fpn_depth, num_classes=cam.num_classes, preset=preset, camera=cam.name)

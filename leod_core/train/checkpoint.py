@@ -53,7 +53,23 @@ class ModelSpec:
     """What ``build_detector`` needs to rebuild the network."""
 
     preset: str  # nano | tiny | small | base
-    camera: str  # gen1 | gen4 | synth
+    camera: str | dict[str, Any]  # a built-in camera's name, or any other camera's full mapping
+
+    @classmethod
+    def of(cls, preset: str, camera: CameraSpec) -> ModelSpec:
+        """The spec of a detector for ``camera`` (a built-in by its name: files stay as they were)."""
+        return cls(preset, camera.name if camera.is_builtin else camera.to_dict())
+
+    def camera_spec(self) -> CameraSpec:
+        """The camera the weights were made for."""
+        from leod_core.cameras import camera_from_mapping, get_camera
+
+        return get_camera(self.camera) if isinstance(self.camera, str) else \
+            camera_from_mapping(self.camera, "checkpoint spec.camera")
+
+    @property
+    def camera_name(self) -> str:
+        return self.camera if isinstance(self.camera, str) else str(self.camera.get("name"))
 
 
 def save_weights(path: str | Path, model_state: dict[str, torch.Tensor], spec: ModelSpec,
@@ -143,12 +159,13 @@ def _as_leod(obj: Any, path: Path) -> dict[str, Any] | None:
 
 
 def read_weights(path: str | Path, preset: str | None = None,
-                 camera: str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
+                 camera: CameraSpec | str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
     """Detector weights (on CPU) and their spec from any file a leod command writes, or a raw RVT/LEOD ckpt.
 
     ``preset`` / ``camera``: what the caller's config expects; a file made for another one is refused with
-    one line naming the file and both sides. Raw RVT files record neither: the preset is inferred from the
-    shapes, the camera is ``camera`` (or inferred from the class count) and must fit the class count.
+    one line naming the file and both sides: a camera fits when its class count and padded input size are
+    the checkpoint's. Raw RVT files record neither: the preset is inferred from the shapes, the camera is
+    ``camera`` (or inferred from the class count) and must fit the class count.
     """
     path = Path(path)
     obj = safe_load(path)
@@ -162,20 +179,20 @@ def read_weights(path: str | Path, preset: str | None = None,
     return ckpt["model"], spec
 
 
-def _check_spec(path: Path, spec: ModelSpec, preset: str | None, camera: str | None) -> None:
-    from leod_core.cameras import get_camera
+def _check_spec(path: Path, spec: ModelSpec, preset: str | None, camera: CameraSpec | str | None) -> None:
+    from leod_core.cameras import resolve_camera
 
-    if camera is not None and spec.camera != camera:
-        have, want = get_camera(spec.camera), get_camera(camera)
-        raise ValueError(f"{path}: checkpoint is for camera {have.name!r} ({_describe(have)}), expected camera "
-                         f"{want.name!r} ({_describe(want)})")
+    if camera is not None:
+        try:
+            have = spec.camera_spec()
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        want = resolve_camera(camera)
+        if not have.fits(want):
+            raise ValueError(f"{path}: checkpoint is for camera {have.name!r} ({have.describe_fit()}), expected "
+                             f"camera {want.name!r} ({want.describe_fit()})")
     if preset is not None and spec.preset != preset:
         raise ValueError(f"{path}: checkpoint is preset {spec.preset!r}, expected preset {preset!r}")
-
-
-def _describe(cam: CameraSpec) -> str:
-    h, w = cam.input_hw
-    return f"{cam.num_classes} classes, input {h}x{w}"
 
 
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path, spec: ModelSpec) -> None:
@@ -186,7 +203,7 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], path: st
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
              if k in state and state[k].shape != v.shape]
     if missing or unexpected or wrong:
-        raise ValueError(f"{path}: weights do not fit preset {spec.preset!r} / camera {spec.camera!r}: "
+        raise ValueError(f"{path}: weights do not fit preset {spec.preset!r} / camera {spec.camera_name!r}: "
                          f"{len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
                          f"(e.g. {unexpected[:2]}), {len(wrong)} shape mismatches (e.g. {wrong[:2]})")
     model.load_state_dict(state, strict=True)
@@ -194,17 +211,21 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], path: st
 
 def load_weights_into(model: nn.Module, path: str | Path, spec: ModelSpec) -> None:
     """Initialise ``model`` (built for ``spec``) from ``path`` (``leod train --init``)."""
-    state, _ = read_weights(path, preset=spec.preset, camera=spec.camera)
+    state, _ = read_weights(path, preset=spec.preset, camera=spec.camera_spec())
     load_state_strict(model, state, path, spec)
 
 
 def load_detector(path: str | Path, map_location: str | torch.device = "cpu", *, preset: str | None = None,
-                  camera: str | None = None) -> Detector:
-    """Rebuild the detector from one file alone (any :func:`read_weights` accepts), in eval mode."""
+                  camera: CameraSpec | str | None = None) -> Detector:
+    """Rebuild the detector from one file alone (any :func:`read_weights` accepts), in eval mode.
+
+    ``camera`` (a spec, a built-in name or a camera file): refuse weights whose class count or input size
+    does not fit it.
+    """
     from leod_core.model.presets import build_detector
 
     state, spec = read_weights(path, preset=preset, camera=camera)
-    model = build_detector(spec.preset, spec.camera)
+    model = build_detector(spec.preset, spec.camera_spec())
     load_state_strict(model, state, path, spec)
     return model.to(map_location).eval()
 

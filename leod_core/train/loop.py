@@ -131,7 +131,7 @@ def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, datase
     try:
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank (rank 0's are broadcast anyway)
         model = build_detector(cfg.model.preset, cfg.camera)
-        spec = ModelSpec(cfg.model.preset, cfg.camera.name)
+        spec = ModelSpec.of(cfg.model.preset, cfg.camera)
         # each rank draws its own sample sequence (rank 0 = the single-process run)
         loader = build_train_loader(cfg, labels_path, dataset_root, seed=cfg.train.seed + 1009 * info.rank)
         validator = (make_validator(cfg, dataset_root, device, Path(out_dir) / ".work" / "val")

@@ -86,3 +86,19 @@ def test_synth_single_frame_and_no_late_labels():
     assert idx.tolist() == [2]
     with pytest.raises(ValueError, match="100000"):
         label_frames_and_repr_grid(np.array([10_000, 60_000]), cam)
+
+
+def test_class_ids_beyond_the_camera_are_refused_naming_file_and_key():
+    from leod_core.cameras import camera_from_mapping
+
+    b = _boxes([(1, 10, 10, 40, 40, 0), (1, 10, 10, 40, 40, 2)])
+    with pytest.raises(ValueError) as err:
+        apply_label_filters(b, get_camera("synth"), "train", source="raw/train/a_bbox.npy")
+    assert str(err.value) == ("raw/train/a_bbox.npy: class_id 2 is beyond camera 'synth''s 2 classes "
+                              "(dataset.camera.class_names: car, ped)")
+    three = camera_from_mapping({"name": "c3", "height": 120, "width": 160, "class_names": ["a", "b", "c"]})
+    assert len(apply_label_filters(b, three, "train")) == 2
+    g4 = _boxes([(1, 10, 10, 40, 40, 6), (1, 10, 10, 40, 40, 2)])
+    assert list(apply_label_filters(g4, get_camera("gen4"), "train")["class_id"]) == [2]  # ids > 2 dropped
+    g4_all = camera_from_mapping({"base": "gen4", "all_classes": True})
+    assert list(apply_label_filters(g4, g4_all, "train")["class_id"]) == [6, 2]  # all 7 classes kept
