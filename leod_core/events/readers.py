@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from leod_core.events.dat_io import DatHeader, iter_dat_chunks, read_dat_header
 from leod_core.events.event_chunk import EventChunk
+from leod_core.events.faery_io import RawHeader, aedat4_geometry, iter_aedat4_chunks, iter_raw_chunks, read_raw_header
+from leod_core.events.h5_store import EventH5Info, iter_event_h5_chunks, read_event_h5_info
 
 __all__ = ["RECORDING_SUFFIXES", "RecordingFormat", "recording_format", "recording_name", "iter_recording_chunks",
            "recording_geometry"]
@@ -29,48 +32,13 @@ class RecordingFormat:
     geometry: Callable[[Path], tuple[int, int] | None]
 
 
-def _dat_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
-    from leod_core.events.dat_io import iter_dat_chunks
-    return iter_dat_chunks(path, n_events)
-
-
-def _dat_geometry(path: Path) -> tuple[int, int] | None:
-    from leod_core.events.dat_io import read_dat_header
-    header = read_dat_header(path)
+def _declared(header: DatHeader | RawHeader | EventH5Info) -> tuple[int, int] | None:
     return None if header.height is None or header.width is None else (header.height, header.width)
 
 
 def _h5_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
-    from leod_core.events.h5_store import iter_event_h5_chunks
-    hw = _h5_geometry(path)
+    hw = _declared(read_event_h5_info(path))  # RVT's files may store a size: the same rule as a header's
     return (chunk.check_within(hw, str(path)) for chunk in iter_event_h5_chunks(path, n_events))
-
-
-def _h5_geometry(path: Path) -> tuple[int, int] | None:
-    from leod_core.events.h5_store import read_event_h5_info
-    info = read_event_h5_info(path)
-    return None if info.height is None or info.width is None else (info.height, info.width)
-
-
-def _raw_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
-    from leod_core.events.faery_io import iter_raw_chunks
-    return iter_raw_chunks(path, n_events)
-
-
-def _raw_geometry(path: Path) -> tuple[int, int] | None:
-    from leod_core.events.faery_io import read_raw_header
-    header = read_raw_header(path)
-    return None if header.height is None or header.width is None else (header.height, header.width)
-
-
-def _aedat4_chunks(path: Path, n_events: int) -> Iterator[EventChunk]:
-    from leod_core.events.faery_io import iter_aedat4_chunks
-    return iter_aedat4_chunks(path, n_events)
-
-
-def _aedat4_geometry(path: Path) -> tuple[int, int] | None:
-    from leod_core.events.faery_io import aedat4_geometry
-    return aedat4_geometry(path)
 
 
 def _metavision_hdf5(path: Path, *_: int) -> Iterator[EventChunk]:
@@ -82,12 +50,15 @@ def _metavision_hdf5(path: Path, *_: int) -> Iterator[EventChunk]:
 
 # longest suffix first where one ends another (``_td.raw`` before ``.raw``)
 _FORMATS: tuple[RecordingFormat, ...] = (
-    RecordingFormat("_td.dat", "Prophesee .dat (Event2D or EventCD)", _dat_chunks, _dat_geometry),
-    RecordingFormat("_td.dat.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
-    RecordingFormat("_td.h5", "RVT event HDF5", _h5_chunks, _h5_geometry),
-    RecordingFormat("_td.raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", _raw_chunks, _raw_geometry),
-    RecordingFormat(".raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", _raw_chunks, _raw_geometry),
-    RecordingFormat(".aedat4", "iniVation AEDAT4", _aedat4_chunks, _aedat4_geometry),
+    RecordingFormat("_td.dat", "Prophesee .dat (Event2D or EventCD)", iter_dat_chunks,
+                    lambda p: _declared(read_dat_header(p))),
+    RecordingFormat("_td.dat.h5", "RVT event HDF5", _h5_chunks, lambda p: _declared(read_event_h5_info(p))),
+    RecordingFormat("_td.h5", "RVT event HDF5", _h5_chunks, lambda p: _declared(read_event_h5_info(p))),
+    RecordingFormat("_td.raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", iter_raw_chunks,
+                    lambda p: _declared(read_raw_header(p))),
+    RecordingFormat(".raw", "Prophesee EVT 2.0 / EVT 3.0 .raw", iter_raw_chunks,
+                    lambda p: _declared(read_raw_header(p))),
+    RecordingFormat(".aedat4", "iniVation AEDAT4", iter_aedat4_chunks, aedat4_geometry),
     RecordingFormat(".hdf5", "Metavision HDF5 (refused)", _metavision_hdf5, _metavision_hdf5),
 )
 
