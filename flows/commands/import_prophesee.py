@@ -1,8 +1,9 @@
-"""``leod import-prophesee SRC DST --camera gen1|gen4|synth``: raw Prophesee data -> RVT layout + label tables.
+"""``leod import SRC DST --camera ...`` (also ``leod import-prophesee``): raw recordings -> RVT layout + label tables.
 
-SRC holds ``train/ val/ test/`` with ``<name>_td.dat`` (or RVT's ``_td.dat.h5`` / ``_td.h5``) and
-``<name>_bbox.npy``; an already preprocessed RVT folder is read as it is (only ``labels_full.parquet``
-is added per split).
+SRC holds ``train/ val/ test/`` with, per sequence, a recording in any format of
+:mod:`leod_core.events.readers` (``NAME_td.dat``, ``NAME_td.raw`` / ``NAME.raw`` EVT 2.0/3.0,
+``NAME.aedat4``, RVT's ``NAME_td.dat.h5`` / ``NAME_td.h5``) beside ``NAME_bbox.npy`` or ``NAME_bbox.csv``;
+an already preprocessed RVT folder is read as it is (only ``labels_full.parquet`` is added per split).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from flows.cli import add_params_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", help="raw dataset folder (train/ val/ test/) or an RVT preprocessed folder")
+    parser.add_argument("src", help="raw dataset folder (train/ val/ test/ of recordings + labels) or an RVT "
+                                    "preprocessed folder")
     parser.add_argument("dst", help="output dataset root (RVT layout)")
     parser.add_argument("--camera", default=None,
                         help="gen1 | gen4 | synth or a camera YAML file (default: dataset.camera of the params)")

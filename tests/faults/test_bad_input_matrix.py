@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_error_line, run_leod, tree_digest, write_raw_sequence
+from evt_encoders import encode_evt3, raw_header
 
 
 def _truncated(raw: Path) -> str:
@@ -70,11 +71,63 @@ def _missing_bbox(raw: Path) -> str:
     return "bad"
 
 
+def _as_raw(raw: Path, header: bytes | None = None, cut: int = 0, x_at: int | None = None) -> None:
+    """Replace ``bad_td.dat`` by ``bad.raw``: the same events as EVT 3.0, with another header, the last
+    ``cut`` bytes cut off, or one event moved to ``x = x_at``."""
+    from leod_core.events.dat_io import read_dat
+
+    dat = raw / "train" / "bad_td.dat"
+    ev = read_dat(dat).events
+    cols = {k: ev[k].astype(np.int64) for k in ("t", "x", "y", "p")}
+    order = np.lexsort((cols["x"], cols["p"], cols["y"], cols["t"]))
+    cols = {k: v[order] for k, v in cols.items()}
+    keep = np.ones(len(order), bool)
+    keep[1:] = np.any([np.diff(cols[k]) != 0 for k in cols], axis=0)  # a pixel fires once per microsecond
+    cols = {k: v[keep] for k, v in cols.items()}
+    if x_at is not None:
+        cols["x"][-1] = x_at
+    body = encode_evt3(cols).astype("<u2").tobytes()
+    dat.unlink()
+    (raw / "train" / "bad.raw").write_bytes((raw_header("EVT3", 120, 160) if header is None else header)
+                                            + body[:len(body) - cut])
+
+
+def _raw_unknown_format(raw: Path) -> str:
+    _as_raw(raw, header=b"% format EVT9;height=120;width=160\n% end\n")
+    return "unsupported event format"
+
+
+def _raw_no_format(raw: Path) -> str:
+    _as_raw(raw, header=b"% geometry 160x120\n% end\n")
+    return "no format in the header"
+
+
+def _raw_truncated(raw: Path) -> str:
+    _as_raw(raw, cut=1)
+    return "truncated EVT3"
+
+
+def _raw_out_of_geometry(raw: Path) -> str:
+    _as_raw(raw, x_at=500)
+    return "outside"
+
+
+def _csv_missing_column(raw: Path) -> str:
+    (raw / "train" / "bad_bbox.npy").unlink()
+    (raw / "train" / "bad_bbox.csv").write_text("t,x,y,w,class\n150000,10,10,30,0\n")
+    return "column(s) h"
+
+
 IMPORT_CASES: dict[str, Callable[[Path], str]] = {
     "truncated .dat": _truncated, "header-less garbage .dat": _no_header_garbage,
     "events outside the geometry": _out_of_geometry, "wrong bbox dtype": _bbox_dtype, "NaN box": _nan_boxes,
     "negative box": _negative_boxes, "missing _bbox.npy": _missing_bbox,
+    ".raw unknown format": _raw_unknown_format, ".raw without format header": _raw_no_format,
+    "truncated .raw": _raw_truncated, ".raw events outside the geometry": _raw_out_of_geometry,
+    "label CSV missing a column": _csv_missing_column,
 }
+#: run as ``leod import`` (the new name); the others as ``leod import-prophesee`` (the old one still works)
+NEW_NAME_CASES = {c for c in IMPORT_CASES if ".raw" in c or "CSV" in c}
 #: cases refused while the sequences are listed, before any is imported: nothing is written at all
 REFUSED_UP_FRONT = {"missing _bbox.npy"}
 
@@ -86,8 +139,9 @@ def test_import_bad_sequence(case: str, tmp_path: Path, prefect_url: str) -> Non
     write_raw_sequence(raw / "train", "bad", seed=2)
     needle = IMPORT_CASES[case](raw)
     raw_before = tree_digest(raw)
-    proc = run_leod(["import-prophesee", str(raw), str(tmp_path / "data"), "--camera", "synth"], tmp_path, prefect_url)
-    assert_one_error_line(proc, "import-prophesee", "bad", needle)
+    command = "import" if case in NEW_NAME_CASES else "import-prophesee"
+    proc = run_leod([command, str(raw), str(tmp_path / "data"), "--camera", "synth"], tmp_path, prefect_url)
+    assert_one_error_line(proc, command, "bad", needle)
     assert tree_digest(raw) == raw_before  # the input is never touched
     data = tmp_path / "data"
     if case in REFUSED_UP_FRONT:
