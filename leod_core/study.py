@@ -120,7 +120,8 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
 
 #: keys added after studies were first run, with the value that reproduces the old behaviour: at that
 #: value they are left out of the fingerprint, so runs made before the key existed stay valid
-_ADDED_KEYS = {("eval", "memory_reset_every"): 0}
+_ADDED_KEYS = {("eval", "memory_reset_every"): 0, ("synth", "height"): 0, ("synth", "width"): 0,
+               ("synth", "num_classes"): 0}
 
 
 def run_fingerprint(cfg: LeodConfig) -> str:

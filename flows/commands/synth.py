@@ -47,15 +47,17 @@ def print_summary(summaries: list, class_names: tuple[str, ...], seconds: float)
 
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import config_for_command, prepare_environment, run_flow
-    from leod_core.cameras import CAMERAS
 
-    params, _, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
+    params, cfg, orch = config_for_command(args.params, args.overrides, args.workers)  # sequences = mapped tasks
     prepare_environment()
     from flows.synth import synth_flow
 
     t0 = time.perf_counter()
     summaries = run_flow(synth_flow, orch, dst=args.dst, preset=args.preset, seed=args.seed,
                          params=params, overrides=args.overrides)
-    print_summary(summaries, CAMERAS["synth"].class_names, time.perf_counter() - t0)
+    n_cls = len(summaries[0].n_boxes_per_class) if summaries else 0
+    # the camera's class names where the synthetic classes are the camera's
+    names = cfg.camera.class_names if n_cls == cfg.camera.num_classes else tuple(f"class {i}" for i in range(n_cls))
+    print_summary(summaries, names, time.perf_counter() - t0)
     print(f"synthetic dataset ({args.preset}, seed {args.seed}) -> {args.dst}")
     return 0

@@ -17,10 +17,33 @@ import numpy as np
 from leod_core.synth.presets import SynthPreset
 from leod_core.synth.render import BlobShape, CarShape, PedShape, periodic_noise
 
-__all__ = ["SceneObject", "Scene", "sample_scene", "CAR", "PED", "DISTRACTOR"]
+__all__ = ["ObjectKind", "OBJECT_KINDS", "SceneObject", "Scene", "sample_scene", "CAR", "PED", "DISTRACTOR"]
 
 CAR, PED = 0, 1  # class ids of CAMERAS['synth'] ('car', 'ped')
 DISTRACTOR = -1  # moving but unlabelled (it still occludes)
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    """How the objects of one class look and move: the car or pedestrian shape and statistics, scaled."""
+
+    shape: str  # "car" | "ped"
+    size: float = 1.0  # factor on the shape's width and height
+    speed: float = 1.0  # factor on the preset's car / pedestrian speed range
+    texture: float = 1.0  # factor on the texture's contrast (std)
+
+
+#: class id -> kind. A scene of N classes uses the first N; 0 and 1 are the synth camera's car and ped.
+OBJECT_KINDS: tuple[ObjectKind, ...] = (
+    ObjectKind("car"),
+    ObjectKind("ped"),
+    ObjectKind("car", size=1.6, speed=0.6, texture=0.6),  # long, slow, plain (a truck)
+    ObjectKind("ped", size=0.8, speed=2.5, texture=1.3),  # small and fast (a runner or cyclist)
+    ObjectKind("car", size=0.6, speed=1.4, texture=1.5),  # small vehicle, busy texture
+    ObjectKind("ped", size=1.4, speed=0.5, texture=0.7),  # tall and slow
+    ObjectKind("car", size=1.2, speed=1.8, texture=1.0),  # fast vehicle
+    ObjectKind("ped", size=0.6, speed=1.0, texture=1.8),  # small, busy texture
+)
 _BG_CANVAS = (256, 512)  # periodic background canvas (rows, cols): wider, since ego-motion is mostly horizontal
 _OBJ_TEX = (32, 32)
 
@@ -100,7 +123,9 @@ def _speed_factor(rng: np.random.Generator, t: np.ndarray, stop: tuple[float, fl
 
 def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, kind: int, height: int, width: int,
                    duration: float, step_s: float, n_steps: int, offset_fn, ego_v) -> SceneObject:
-    is_ped = kind == PED
+    # a distractor draws nothing from its kind; the factors of classes 0 and 1 are 1.0 (exact: same scenes)
+    look = OBJECT_KINDS[max(kind, 0)]
+    is_ped = kind != DISTRACTOR and look.shape == "ped"
     side = rng.choice([-1.0, 1.0])  # screen direction of travel: +1 left -> right
     if kind == DISTRACTOR:
         shape = BlobShape(w=rng.uniform(6, 26), h=rng.uniform(6, 26))
@@ -110,19 +135,19 @@ def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, k
         cy0 = rng.uniform(0.1, 0.9) * height
         ramp = 0.3
     elif is_ped:
-        shape = PedShape(w=rng.uniform(8, 14), h=rng.uniform(20, 34), swing=rng.uniform(0.3, 0.5),
-                         head_delta=rng.uniform(-0.3, 0.3), leg_delta=rng.uniform(-0.4, 0.4))
-        speed = rng.uniform(*preset.ped_speed_px_s)
+        shape = PedShape(w=rng.uniform(8, 14) * look.size, h=rng.uniform(20, 34) * look.size,
+                         swing=rng.uniform(0.3, 0.5), head_delta=rng.uniform(-0.3, 0.3), leg_delta=rng.uniform(-0.4, 0.4))
+        speed = rng.uniform(*preset.ped_speed_px_s) * look.speed
         heading = rng.uniform(-0.3, 0.3)
         v_rel = (speed * math.sin(heading), side * speed * math.cos(heading))
         cy0 = rng.uniform(0.3, 0.85) * height
         ramp = 0.2
     else:
-        cw, ch = rng.uniform(28, 45), rng.uniform(14, 22)
+        cw, ch = rng.uniform(28, 45) * look.size, rng.uniform(14, 22) * look.size
         shape = CarShape(w=cw, h=ch, cabin_dx=side * rng.uniform(-0.05, 0.15),
                          window_delta=rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.5),
                          wheel_delta=-rng.uniform(0.3, 0.7))
-        speed = rng.uniform(*preset.car_speed_px_s)
+        speed = rng.uniform(*preset.car_speed_px_s) * look.speed
         v_rel = (rng.uniform(-0.06, 0.06) * speed, side * speed)
         cy0 = rng.uniform(0.35, 0.9) * height
         ramp = 0.4
@@ -153,7 +178,8 @@ def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, k
     if k_spawn > 0:  # not spawned yet: park it far outside the view
         pad = np.full(k_spawn, -1e4)
         cx, cy, phase = (np.concatenate([pad, a]) for a in (cx, cy, phase))
-    tex = periodic_noise(rng, _OBJ_TEX, beta=rng.uniform(1.0, 2.5), std=rng.uniform(0.12, 0.4), cutoff=0.5)
+    tex = periodic_noise(rng, _OBJ_TEX, beta=rng.uniform(1.0, 2.5),
+                         std=rng.uniform(0.12, 0.4) * (look.texture if kind != DISTRACTOR else 1.0), cutoff=0.5)
     contrast = rng.uniform(0.08, 0.2) if rng.random() < preset.low_contrast_prob else rng.uniform(0.25, 0.8)
     base = rng.choice([-1.0, 1.0]) * contrast
     depth = cy0 + (shape.h / 2) + rng.normal(0, 2.0)  # lower in the image = closer
@@ -162,8 +188,19 @@ def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, k
                        phase=np.ascontiguousarray(phase[keep]), depth=float(depth))
 
 
-def sample_scene(rng: np.random.Generator, preset: SynthPreset, height: int, width: int) -> Scene:
-    """Sample background, ego-motion and objects of one sequence."""
+def _draw_kind(rng: np.random.Generator, preset: SynthPreset, num_classes: int) -> int:
+    """Class of one object: 2 classes as the synth camera (pedestrians at ``ped_fraction``), 1 class cars
+    only, more classes uniformly."""
+    if num_classes == 2:
+        return PED if rng.random() < preset.ped_fraction else CAR
+    return CAR if num_classes == 1 else int(rng.integers(0, num_classes))
+
+
+def sample_scene(rng: np.random.Generator, preset: SynthPreset, height: int, width: int,
+                 num_classes: int = 2) -> Scene:
+    """Sample background, ego-motion and objects (of ``num_classes`` kinds, :data:`OBJECT_KINDS`) of one sequence."""
+    if not 1 <= num_classes <= len(OBJECT_KINDS):
+        raise ValueError(f"synth: {num_classes} classes; allowed: 1 to {len(OBJECT_KINDS)} (OBJECT_KINDS)")
     step_s = preset.step_us * 1e-6
     n_steps = round(preset.duration_s * 1e6 / preset.step_us)
     duration = n_steps * step_s
@@ -172,7 +209,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, height: int, wid
     offset_fn, ego_v = _ego_offsets(rng, preset, np.zeros(1), ego)
     oy, ox = offset_fn(np.arange(n_steps + 1) * step_s)
     n_obj = int(rng.integers(preset.objects_per_sequence[0], preset.objects_per_sequence[1] + 1))
-    kinds = [PED if rng.random() < preset.ped_fraction else CAR for _ in range(n_obj)]
+    kinds = [_draw_kind(rng, preset, num_classes) for _ in range(n_obj)]
     kinds += [DISTRACTOR] * int(rng.integers(preset.distractors_per_sequence[0],
                                              preset.distractors_per_sequence[1] + 1))
     objects = [_sample_object(rng, preset, i, kind, height, width, duration, step_s, n_steps, offset_fn, ego_v)

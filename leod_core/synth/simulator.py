@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from leod_core.atomic import atomic_dir, atomic_path
-from leod_core.cameras import CAMERAS
+from leod_core.cameras import CAMERAS, CameraSpec
+from leod_core.config import SynthConfig
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
 from leod_core.synth.presets import SYNTH_PRESETS, SynthPreset, get_synth_preset
 from leod_core.synth.render import (
@@ -31,8 +32,8 @@ from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 
 __all__ = [
     "SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "SequenceSpec", "SequenceSummary", "SPLITS",
-    "LABEL_PERIOD_US", "MIN_VISIBLE_FRACTION", "sequence_specs", "sequence_rng", "simulate_sequence",
-    "generate_sequence_files", "write_synth_dataset",
+    "LABEL_PERIOD_US", "MIN_VISIBLE_FRACTION", "SynthGeometry", "synth_geometry", "sequence_specs", "sequence_rng",
+    "simulate_sequence", "generate_sequence_files", "write_synth_dataset",
 ]
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,25 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 LABEL_PERIOD_US = 50_000  # 20 Hz labels, first one at 50 ms
 MIN_VISIBLE_FRACTION = 0.3  # objects with less of their in-view area unoccluded are not labelled
+
+
+@dataclass(frozen=True)
+class SynthGeometry:
+    """The rendered sensor and the number of object classes (leod_core.synth.scene.OBJECT_KINDS)."""
+
+    height: int
+    width: int
+    num_classes: int
+
+
+#: the synth camera's sensor and classes: the default and micro datasets
+SYNTH_CAMERA_GEOMETRY = SynthGeometry(*CAMERAS["synth"].sensor_hw, CAMERAS["synth"].num_classes)
+
+
+def synth_geometry(synth: SynthConfig, camera: CameraSpec) -> SynthGeometry:
+    """``synth.height/width/num_classes``, 0 standing for ``camera``'s sensor size and class count."""
+    return SynthGeometry(synth.height or camera.sensor_hw[0], synth.width or camera.sensor_hw[1],
+                         synth.num_classes or camera.num_classes)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class SequenceSpec:
     preset: SynthPreset
     height: int
     width: int
+    num_classes: int = 2
 
 
 @dataclass(frozen=True)
@@ -73,11 +94,11 @@ def sequence_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), SPLITS.index(split), int(index)])
 
 
-def sequence_specs(preset: SynthPreset, camera_name: str = "synth") -> list[SequenceSpec]:
+def sequence_specs(preset: SynthPreset, geometry: SynthGeometry = SYNTH_CAMERA_GEOMETRY) -> list[SequenceSpec]:
     """All sequences of a preset, in split order."""
-    h, w = CAMERAS[camera_name].sensor_hw
     counts = {"train": preset.n_train, "val": preset.n_val, "test": preset.n_test}
-    return [SequenceSpec(name=f"synth_{split}_{i:03d}", split=split, index=i, preset=preset, height=h, width=w)
+    return [SequenceSpec(name=f"synth_{split}_{i:03d}", split=split, index=i, preset=preset,
+                         height=geometry.height, width=geometry.width, num_classes=geometry.num_classes)
             for split in SPLITS for i in range(counts[split])]
 
 
@@ -171,7 +192,7 @@ def simulate_sequence(spec: SequenceSpec, rng: np.random.Generator) -> tuple[np.
 
 def _simulate(spec: SequenceSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Scene]:
     preset = spec.preset
-    scene = sample_scene(rng, preset, spec.height, spec.width)
+    scene = sample_scene(rng, preset, spec.height, spec.width, spec.num_classes)
     h, w, step = spec.height, spec.width, scene.step_us
     bg_ext = wrap_pad(scene.bg_texture, h, w)
 
@@ -219,7 +240,7 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
     write_dat(job.out_dir / f"{spec.name}_td.dat", events, spec.height, spec.width)
     with atomic_path(job.out_dir / f"{spec.name}_bbox.npy") as tmp:
         np.save(tmp, boxes)
-    n_cls = len(CAMERAS["synth"].class_names)
+    n_cls = spec.num_classes
     per_class = tuple(int(n) for n in np.bincount(boxes["class_id"], minlength=n_cls)[:n_cls])
     summary = SequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
                               duration_s=spec.preset.duration_s, ego_motion=scene.ego_motion,
@@ -229,8 +250,11 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
 
 
 def write_synth_dataset(dst: str | Path, preset: SynthPreset | str, seed: int,
-                        map_fn: Callable[[Callable, Iterable], Iterator] = map) -> list[SequenceSummary]:
+                        map_fn: Callable[[Callable, Iterable], Iterator] = map,
+                        geometry: SynthGeometry = SYNTH_CAMERA_GEOMETRY) -> list[SequenceSummary]:
     """Write the whole dataset of a preset under ``dst`` (replaced atomically); returns per-sequence stats.
+
+    ``geometry``: sensor size and class count rendered (default: the synth camera's, 120 x 160, 2 classes).
 
     ``map_fn`` maps the per-sequence writer (e.g. ``ProcessPoolExecutor.map``); output is identical for
     any mapping since every sequence has its own RNG.
@@ -238,7 +262,7 @@ def write_synth_dataset(dst: str | Path, preset: SynthPreset | str, seed: int,
     if isinstance(preset, str):
         preset = get_synth_preset(preset)
     dst = Path(dst)
-    specs = sequence_specs(preset)
+    specs = sequence_specs(preset, geometry)
     with atomic_dir(dst) as tmp:
         for split in SPLITS:
             (tmp / split).mkdir()
