@@ -97,30 +97,35 @@ def _int(text: str | None, what: str, path: Path) -> int:
 
 def _regroup(packets: Iterator[np.ndarray], n_events: int, hw: tuple[int, int] | None,
              path: Path) -> Iterator[EventChunk]:
-    """faery's packets (structured arrays t, x, y, on) as chunks of at most ``n_events``."""
-    pending: list[np.ndarray] = []
+    """faery's packets (structured arrays t, x, y, on) as chunks of at most ``n_events``.
+
+    Columns are gathered straight from the packets' fields (one copy per field, no record array in
+    between); faery's uint64 times are viewed as int64 (microseconds stay far below 2^63).
+    """
+    pending: list[tuple[np.ndarray, ...]] = []
     held = 0
     try:
         for packet in packets:
-            pending.append(packet)
+            if not len(packet):
+                continue
+            pending.append((packet["t"], packet["x"], packet["y"], packet["on"]))
             held += len(packet)
             while held >= n_events:
-                block = np.concatenate(pending)
-                yield _chunk(block[:n_events], hw, path)
-                rest = block[n_events:]
-                pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
+                cols = [np.concatenate(c) for c in zip(*pending)]
+                yield _chunk([c[:n_events] for c in cols], hw, path)
+                held -= n_events
+                pending = [tuple(c[n_events:] for c in cols)] if held else []
     except (RuntimeError, OSError, ValueError) as exc:  # faery's decoding errors (overflow, bad words)
         if hw is not None and "overflow" in str(exc):  # faery checks the header's size too: same rule as .dat
             raise ValueError(f"{path}: events outside the declared sensor size {hw[0]}x{hw[1]} ({exc})") from None
         raise ValueError(f"{path}: cannot decode events ({exc})") from None
     if held:
-        yield _chunk(np.concatenate(pending), hw, path)
+        yield _chunk([np.concatenate(c) for c in zip(*pending)], hw, path)
 
 
-def _chunk(block: np.ndarray, hw: tuple[int, int] | None, path: Path) -> EventChunk:
-    return EventChunk(t=block["t"].astype(np.int64), x=np.ascontiguousarray(block["x"]),
-                      y=np.ascontiguousarray(block["y"]),
-                      p=np.ascontiguousarray(block["on"]).view(np.uint8)).check_within(hw, str(path))
+def _chunk(cols: list[np.ndarray], hw: tuple[int, int] | None, path: Path) -> EventChunk:
+    t, x, y, on = (np.ascontiguousarray(c) for c in cols)
+    return EventChunk(t=t.view(np.int64), x=x, y=y, p=on.view(np.uint8)).check_within(hw, str(path))
 
 
 def iter_raw_chunks(path: str | Path, n_events: int) -> Iterator[EventChunk]:
