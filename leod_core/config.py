@@ -190,7 +190,7 @@ class PredictConfig:
     score_threshold: float = 0.3  # boxes drawn in the video and fed to the tracker (--track)
     speed: float = 1.0  # video frame rate = real time x speed (20 fps for 50 ms at 1.0)
     gif_seconds: float = 5.0  # length of the --gif clip (from the start), in video seconds
-    video_height: int = 360  # event frames are scaled up by an integer factor to at least this height
+    video_height: int = 240  # event frames are scaled up by an integer factor to at least this height
 
 
 @dataclass(frozen=True)

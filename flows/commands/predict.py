@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", required=True, help="weights: a round's last.pt, import-checkpoint's output, "
                                                       "or an RVT/LEOD .ckpt")
     parser.add_argument("--out", required=True, help="output folder (one set of files per recording)")
-    parser.add_argument("--camera", default=None, help="camera name (default: the checkpoint's camera)")
+    parser.add_argument("--camera", default=None,
+                        help="a built-in camera name or a camera file (default: the camera the checkpoint records)")
     parser.add_argument("--track", action="store_true", help="online track ids (pseudo.tracker settings)")
     parser.add_argument("--every-ms", type=int, default=None, help="predict every N ms (default: predict.every_ms)")
     parser.add_argument("--at-labels", action="store_true",

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from leod_core.cameras import CameraSpec, get_camera
+from leod_core.cameras import CameraSpec, resolve_camera
 from leod_core.config import PredictConfig, TrackerConfig
 from leod_core.events.grid import REPR_STEP_US
 from leod_core.events.prophesee_import import CHUNK_EVENTS
@@ -41,8 +41,7 @@ from leod_core.predict.recording import Recording, iter_frames, open_recording, 
 from leod_core.predict.video import VideoWriter, compose_frame, require_video_library
 from leod_core.pseudo.tracker import LinearTracker
 
-__all__ = ["PredictionResult", "check_fit", "check_output_dir", "load_predictor", "prepare", "predict_recording",
-           "predict"]
+__all__ = ["PredictionResult", "check_output_dir", "load_predictor", "prepare", "predict_recording", "predict"]
 
 log = logging.getLogger(__name__)
 
@@ -66,46 +65,18 @@ class PredictionResult:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _describe(model: Any) -> str:
-    try:
-        cam = get_camera(model.camera)
-        return f"camera {cam.name!r}: {model.num_classes} classes, input {cam.input_hw[0]}x{cam.input_hw[1]}"
-    except ValueError:
-        p = model.backbone.spec.partition_hw
-        return f"camera {model.camera!r}: {model.num_classes} classes, attention partition {p[0]}x{p[1]}"
-
-
-def check_fit(model: Any, camera: CameraSpec, source: str | Path) -> None:
-    """ValueError (one line naming ``source`` and both sides) unless the detector's class count and input
-    size (its attention partition, fixed by the padded input) are the camera's."""
-    if model.num_classes != camera.num_classes or tuple(model.backbone.spec.partition_hw) != camera.partition_hw:
-        h, w = camera.input_hw
-        raise ValueError(f"{source}: checkpoint ({_describe(model)}) does not fit camera {camera.name!r} "
-                         f"({camera.num_classes} classes, input {h}x{w})")
-
-
-def load_predictor(ckpt: str | Path, camera: CameraSpec | str | None = None,
+def load_predictor(ckpt: str | Path, camera: CameraSpec | str | Path | None = None,
                    device: str | torch.device = "cpu") -> tuple[Any, CameraSpec]:
     """The detector of ``ckpt`` (any weights file a leod command writes, or an RVT/LEOD ``.ckpt``) and the
-    camera to predict with (default: the checkpoint's own), checked to fit each other."""
-    from leod_core.train.checkpoint import load_detector
+    camera to predict with: ``camera`` (a spec, a built-in name or a camera file), default the one the
+    checkpoint records. A camera whose class count or input size does not fit the weights is refused in
+    one line naming the file and both sides (by :func:`leod_core.train.checkpoint.load_detector`)."""
+    from leod_core.train.checkpoint import load_detector, read_weights
 
     if not Path(ckpt).is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt}")
-    cam = get_camera(camera) if isinstance(camera, str) else camera
-    model = load_detector(ckpt, map_location=device, camera=None if cam is None else _ckpt_camera(ckpt, cam))
-    cam = cam or get_camera(model.camera)
-    check_fit(model, cam, ckpt)
-    return model, cam
-
-
-def _ckpt_camera(ckpt: str | Path, camera: CameraSpec) -> str | None:
-    # a raw RVT/LEOD .ckpt names no camera: it is read as the requested one when the class count allows;
-    # leod files keep their own name, and check_fit compares sizes, so any camera of the same shape fits
-    from leod_core.train.checkpoint import safe_load
-
-    obj = safe_load(ckpt)
-    return camera.name if isinstance(obj, dict) and "spec" not in obj and "format" not in obj else None
+    cam = resolve_camera(camera, key="--camera") if camera is not None else read_weights(ckpt)[1].camera_spec()
+    return load_detector(ckpt, map_location=device, camera=cam), cam
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
@@ -227,7 +198,7 @@ def predict_recording(model: Any, recording: str | Path | Recording, camera: Cam
 
 
 def prepare(recordings: Iterable[str | Path], ckpt: str | Path, out_dir: str | Path,
-            camera: CameraSpec | str | None = None, *, video: bool = False, labels: str | Path | None = None,
+            camera: CameraSpec | str | Path | None = None, *, video: bool = False, labels: str | Path | None = None,
             device: str | torch.device = "cpu") -> tuple[list[Recording], Any, CameraSpec]:
     """Everything that can be checked before the work, each failure one line: the recordings (found, of a
     known format, distinct names), PyAV for ``video``, the output folder, the checkpoint against the camera.
@@ -247,13 +218,13 @@ def prepare(recordings: Iterable[str | Path], ckpt: str | Path, out_dir: str | P
 
 
 def predict(recordings: Iterable[str | Path], ckpt: str | Path, out_dir: str | Path,
-            camera: CameraSpec | str | None = None, cfg: PredictConfig = PredictConfig(), *,
+            camera: CameraSpec | str | Path | None = None, cfg: PredictConfig = PredictConfig(), *,
             track: bool = False, tracker: TrackerConfig = TrackerConfig(), video: bool = False, gif: bool = False,
             labels: str | Path | None = None, at_labels: bool = False,
             device: str | torch.device = "cpu") -> list[PredictionResult]:
     """Predict on every recording with the detector of ``ckpt``; returns one result per recording.
 
-    ``camera``: a built-in name or a :class:`CameraSpec` (default: the checkpoint's camera). Bad input
+    ``camera``: a spec, a built-in name or a camera file (default: the checkpoint's camera). Bad input
     fails before any work (:func:`prepare`).
     """
     recs, model, cam = prepare(recordings, ckpt, out_dir, camera, video=video, labels=labels, device=device)

@@ -21,11 +21,12 @@ from PIL import Image, ImageDraw, ImageFont
 from leod_core.atomic import atomic_path
 from leod_core.viz.frames import GT_COLOR, PRED_COLOR, draw_boxes, render_events
 
-__all__ = ["X264_PRESET", "require_video_library", "compose_frame", "VideoWriter"]
+__all__ = ["X264_OPTIONS", "require_video_library", "compose_frame", "VideoWriter"]
 
-#: libx264 speed preset: ultrafast costs ~5 ms a 360x960 frame on this CPU (veryfast ~15 ms, files ~2.6x
-#: smaller), in one encoder thread beside the detector (bench/bench_predict.py)
-X264_PRESET = "ultrafast"
+#: libx264 settings: on event frames (flat colour on white) ultrafast costs ~1.6 ms of CPU a 240x640 frame
+#: here (superfast 2.8 ms, veryfast ~4x more), files of ~4.5 KiB a frame; zerolatency: no lookahead
+#: or B-frames to wait for. One encoder thread, beside the detector (bench/bench_predict.py)
+X264_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency", "threads": "1"}
 _FONT = ImageFont.load_default_imagefont()  # Pillow's bitmap font: labels at ~0.02 ms each (FreeType ~0.2 ms)
 _QUEUE_FRAMES = 8
 
@@ -95,7 +96,7 @@ class VideoWriter:
             stream.height, stream.width = size_hw
             stream.pix_fmt = "yuv420p"
             # one encoder thread: x264's default (one per core) would compete with the detector's threads
-            stream.options = {"preset": X264_PRESET, "threads": "1"}
+            stream.options = dict(X264_OPTIONS)
             self._stream = stream
             self._thread = threading.Thread(target=self._encode_loop, name="leod-video", daemon=True)
             self._thread.start()

@@ -63,7 +63,7 @@ def test_checkpoint_of_another_camera_is_one_line(tmp_path, dataset_root, capsys
     assert main(["predict", str(dataset_root / "test" / "rec_a"), "--ckpt", str(ckpt), "--camera", "synth",
                  "--out", str(tmp_path / "o")]) == 1
     line = _one_line_error(capsys)
-    assert str(ckpt) in line and "3 classes, input 384x640) does not fit camera 'synth' (2 classes" in line
+    assert str(ckpt) in line and "camera 'gen4' (3 classes, input 384x640), expected camera 'synth' (2 classes" in line
     assert list((tmp_path / "o").iterdir()) == []
 
 

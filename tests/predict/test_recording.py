@@ -94,3 +94,23 @@ def test_labels_as_csv_or_a_folder(raw_root, tmp_path):
         assert all(np.array_equal(gt[f], want[f]) for f in ("t", "x", "y", "w", "h", "class_id"))
     with pytest.raises(FileNotFoundError, match="labels of rec_a not found"):
         open_recording(dat, labels=tmp_path / "none")
+
+
+def _long_stream(seconds: float, rng):
+    for t0 in range(0, int(seconds * 1e6), 100_000):  # chunks of 5k events spanning 100 ms
+        t = np.sort(rng.integers(t0, t0 + 100_000, 5_000)).astype(np.int64)
+        yield _chunks(t, rng, 5_000)[0]
+
+
+def test_memory_does_not_grow_with_the_recording_length():
+    import tracemalloc
+
+    list(event_windows(_long_stream(0.2, np.random.default_rng(0)), SYNTH))  # numba's compile outside the trace
+    peaks = []
+    for seconds in (2, 12):
+        tracemalloc.start()
+        n = sum(1 for _ in event_windows(_long_stream(seconds, np.random.default_rng(0)), SYNTH))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert n == seconds * 20
+    assert peaks[1] < 1.2 * peaks[0]

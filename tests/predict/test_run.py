@@ -49,11 +49,11 @@ def test_video_has_one_frame_per_prediction_and_gt_beside(raw_root, trained_ckpt
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
         assert stream.average_rate == 40  # 20 fps real time x speed 2
     assert len(frames) == 40
-    assert frames[0].shape == (360, 2 * 480, 3)  # scale 3 (video_height 360); GT panel beside (labels exist)
+    assert frames[0].shape == (240, 2 * 320, 3)  # scale 2 (video_height 240); GT panel beside (labels exist)
     from PIL import Image
 
     with Image.open(tmp_path / "rec_b.gif") as gif:
-        assert gif.n_frames == math.ceil(0.5 * 40) and gif.size == (960, 360)
+        assert gif.n_frames == math.ceil(0.5 * 40) and gif.size == (640, 240)
 
 
 def test_track_fills_track_ids(dataset_root, trained_ckpt, tmp_path):
@@ -72,15 +72,25 @@ def _other_ckpt(tmp_path, camera):
 
 
 @pytest.mark.parametrize("camera, detail", [
-    ("gen4", "checkpoint (camera 'gen4': 3 classes, input 384x640) does not fit camera 'synth' (2 classes, "
+    ("gen4", "checkpoint is for camera 'gen4' (3 classes, input 384x640), expected camera 'synth' (2 classes, "
              "input 128x160)"),
-    ("gen1", "checkpoint (camera 'gen1': 2 classes, input 256x320) does not fit camera 'synth'"),
+    ("gen1", "checkpoint is for camera 'gen1' (2 classes, input 256x320), expected camera 'synth'"),
 ])
 def test_checkpoint_that_does_not_fit_the_camera(dataset_root, tmp_path, camera, detail):
     ckpt = _other_ckpt(tmp_path, camera)
     with pytest.raises(ValueError, match=detail.replace("(", r"\(").replace(")", r"\)")):
         predict([dataset_root / "test" / "rec_a"], ckpt, tmp_path / "out", camera="synth")
     assert not (tmp_path / "out" / "rec_a_bbox.npy").exists()
+
+
+def test_camera_file_of_the_same_shape_fits(raw_root, trained_ckpt, tmp_path):
+    cam = tmp_path / "mycam.yaml"
+    cam.write_text("base: synth\nname: mycam\n")
+    (res,) = predict([raw_root / "test" / "rec_a_td.dat"], trained_ckpt, tmp_path / "out", camera=cam)
+    assert res.frames == 40
+    cam.write_text("base: synth\nname: three\nclass_names: [car, ped, bike]\n")
+    with pytest.raises(ValueError, match="expected camera 'three' \\(3 classes, input 128x160\\)"):
+        predict([raw_root / "test" / "rec_a_td.dat"], trained_ckpt, tmp_path / "out", camera=cam)
 
 
 def test_unwritable_output_is_refused_before_any_work(dataset_root, trained_ckpt, tmp_path):
