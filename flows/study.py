@@ -66,7 +66,7 @@ def study_context(params: str = "params.yaml", overrides: list[str] | None = Non
     root = Path(out) if out else Path(cfg.paths.artifacts) / "study"
     synthetic = not st.dataset
     dataset = root / "data" / "dataset" if synthetic else Path(st.dataset)
-    name = f"{cfg.dataset.camera if not synthetic else 'synth'}-{st.synth_preset if synthetic else dataset.name}"
+    name = f"{cfg.camera.name if not synthetic else 'synth'}-{st.synth_preset if synthetic else dataset.name}"
     experiment = f"{cfg.mlflow.experiment}-study" if cfg.mlflow.experiment else f"study-{name}"
     common = [*(overrides or []), f"paths.dataset={dataset}", f"mlflow.experiment={experiment}",
               f"train.steps={st.steps}", f"train.steps_self_train={st.steps_self_train}",

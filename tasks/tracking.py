@@ -184,7 +184,7 @@ def stage_run(cfg: LeodConfig, stage: str, round_idx: int | None = None, deps: l
     exp = client.get_experiment_by_name(name)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
     tags = {"stage": stage, "setting": cfg.subsample.setting, "ratio": f"{cfg.subsample.ratio:g}",
-            "camera": cfg.dataset.camera, "git_commit": git_commit(),
+            "camera": cfg.camera.name, "git_commit": git_commit(),
             "mlflow.runName": run_name(stage, round_idx)}
     if round_idx is not None:
         tags["round"] = str(round_idx)
