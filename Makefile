@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock verify run test bench smoke ui study clean-venv
+.PHONY: install lock verify run test bench smoke ui ui-check study clean-venv
 
 install: $(STAMP)
 
@@ -45,22 +45,37 @@ run: install
 smoke: install
 	$(TOOLS_PATH) $(BIN)/python -m flows.smoke
 
-# Prefect server (UI + scheduler, for `leod serve` deployments) and the MLflow UI, on 127.0.0.1.
-# Ports: PREFECT_PORT / MLFLOW_PORT, else orchestration.prefect_port / mlflow.port from params.yaml.
-ui: install
-	@pport=$${PREFECT_PORT:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().orchestration.prefect_port)")}; \
-	mport=$${MLFLOW_PORT:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().mlflow.port)")}; \
-	store=$${MLFLOW_TRACKING_URI:-$$($(BIN)/python -c "from leod_core.config import load_config as l; print(l().mlflow.tracking_uri)")}; \
-	$(BIN)/python -m flows.server --port $$pport --ui --services & spid=$$!; \
-	trap "kill $$spid 2>/dev/null" EXIT INT TERM; \
-	if $(BIN)/python -c "import flask" 2>/dev/null; then \
-	  echo "MLflow UI at http://127.0.0.1:$$mport ($$store)"; \
-	  $(BIN)/mlflow ui --host 127.0.0.1 --port $$mport --backend-store-uri $$store; \
-	else \
-	  echo "MLflow UI: mlflow-skinny has no UI server; install it with:"; \
-	  echo "  $(BIN)/pip install \"mlflow==$$($(BIN)/python -c 'import mlflow; print(mlflow.__version__)')\""; \
-	  wait $$spid; \
-	fi
+# The Prefect UI (server + scheduler, with the self-training deployment served: `leod serve`) and the MLflow
+# UI, both on 127.0.0.1, both stopped by one Ctrl-C. Ports: PREFECT_PORT / MLFLOW_PORT, else
+# orchestration.prefect_port / mlflow.port. The MLflow server (the `ui` extra: the venv has the client,
+# mlflow-skinny) is installed on first use from requirements-ui.lock, on top of the venv with --no-deps.
+UI_STAMP := $(VENV)/.installed-ui
+UI_CHECK_STAMP := $(VENV)/.installed-ui-check
+
+$(UI_STAMP): $(STAMP) requirements-ui.lock
+ifeq ($(LOCK),1)
+	$(PIP) --require-hashes --no-deps -r requirements-ui.lock
+else
+	$(PIP) -e ".[ui]"
+endif
+	touch $@
+
+$(UI_CHECK_STAMP): $(UI_STAMP) requirements-ui-check.lock
+ifeq ($(LOCK),1)
+	$(PIP) --require-hashes --no-deps -r requirements-ui-check.lock
+else
+	$(PIP) -e ".[ui-check]"
+endif
+	touch $@
+
+ui: $(UI_STAMP)
+	$(TOOLS_PATH) $(BIN)/leod serve $(if $(PREFECT_PORT),-S orchestration.prefect_port=$(PREFECT_PORT)) \
+	  $(if $(MLFLOW_PORT),-S mlflow.port=$(MLFLOW_PORT))
+
+# Both UIs in headless Chromium (Debian's `chromium`: apt-get install -y chromium) after a micro run of the
+# served deployment in a temporary copy; asserts on the pages, screenshots to docs/ui/ (tools/ui_check.py).
+ui-check: $(UI_CHECK_STAMP)
+	$(TOOLS_PATH) $(BIN)/python tools/ui_check.py
 
 # Label-ratio x seed study + ablations: one resumable Prefect flow (flows/study.py); `leod study --dry-run`
 # lists the runs and projects the time.
