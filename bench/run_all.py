@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHES: list[tuple[str, str, list[str]]] = [
     ("synth", "bench_synth.py", ["--preset", "micro", "--workers", "1"]),
     ("events", "bench_events.py", ["--seconds", "2", "--import-events", "3000000", "--repeats", "1"]),
+    ("decode", "bench_decode.py", ["--events", "2000000", "--seconds", "20", "--decoders", "leod (faery)"]),
     ("eval", "bench_eval.py", ["--boxes", "20000"]),
     ("loader", "bench_loader.py", ["--fake", "synth", "--camera", "synth", "--fake-seqs", "4",
                                    "--fake-reprs", "100", "--batches", "10"]),
