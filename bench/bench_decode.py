@@ -1,6 +1,6 @@
 """EVT 3.0 ``.raw`` decode (+ stacked histograms) throughput, streaming and peak memory, per decoder.
 
-Run: .venv/bin/python bench/bench_decode.py [--events 30000000] [--seconds 60] [--extra-site DIR] [--keep DIR]
+Run: .venv/bin/python bench/bench_decode.py [--events 20000000] [--seconds 40] [--extra-site DIR] [--keep DIR]
 
 A Gen4-sized (1280x720) EVT 3.0 recording is written with the test suite's independent encoder
 (``tests/evt_encoders.py``: TIME_HIGH steps, 24-bit wraps, VECT_12/VECT_8 vectors, ADDR_X singles), a
@@ -164,8 +164,8 @@ def run_child(name: str, path: Path, mode: str, extra_site: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=30_000_000)
-    parser.add_argument("--seconds", type=float, default=60.0, help="recording length (> 16.8 s crosses a wrap)")
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--seconds", type=float, default=40.0, help="recording length (> 16.8 s crosses a wrap)")
     parser.add_argument("--extra-site", action="append", default=[], help="folder appended to sys.path")
     parser.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=list(DECODERS))
     parser.add_argument("--keep", type=Path, help="folder to keep the generated file in and reuse it from")
