@@ -164,3 +164,23 @@ def test_names_and_unknown_suffix(tmp_path):
     mv.write_bytes(b"\x89HDF")
     with pytest.raises(ValueError, match="m.hdf5: Metavision HDF5"):
         list(iter_recording_chunks(mv, 10))
+
+
+@pytest.mark.parametrize("fmt,fname", [("EVT3", "big.raw"), ("aedat4", "big.aedat4")])
+def test_streaming_memory_bounded_by_a_chunk(tmp_path, fmt, fname):
+    """Reading a file chunk by chunk holds about a chunk (numpy allocations traced), not the file."""
+    import tracemalloc
+
+    import faery  # noqa: F401  (its import is not the data: keep it out of the traced peak)
+
+    ev = random_events(600_000, 30_000_000, 720, 1280, seed=9)
+    path = _write(fmt, tmp_path / fname, ev, 720, 1280)
+    decoded = 13 * len(ev["t"])  # bytes of t, x, y, p columns
+    del ev
+    tracemalloc.start()
+    n = 0
+    for chunk in iter_recording_chunks(path, 16_384):
+        n += len(chunk)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert n > 500_000 and peak < decoded / 4, (peak, decoded)  # a whole decode: > decoded
