@@ -95,36 +95,52 @@ def _int(text: str | None, what: str, path: Path) -> int:
     return value
 
 
-def _regroup(packets: Iterator[np.ndarray], n_events: int, hw: tuple[int, int] | None,
-             path: Path) -> Iterator[EventChunk]:
-    """faery's packets (structured arrays t, x, y, on) as chunks of at most ``n_events``.
+_FIELDS = (("t", np.uint64), ("x", np.uint16), ("y", np.uint16), ("on", np.bool_))
 
-    Columns are gathered straight from the packets' fields (one copy per field, no record array in
-    between); faery's uint64 times are viewed as int64 (microseconds stay far below 2^63).
+
+def _packets(stream: Iterator[np.ndarray], hw: tuple[int, int] | None, path: Path) -> Iterator[np.ndarray]:
+    """faery's packets, its decoding errors (overflow, bad words) as one ValueError naming the file."""
+    while True:
+        try:
+            packet = next(stream)
+        except StopIteration:
+            return
+        except (RuntimeError, OSError, ValueError) as exc:
+            if hw is not None and "overflow" in str(exc):  # faery checks the header's size too: as for .dat
+                raise ValueError(f"{path}: events outside the declared sensor size {hw[0]}x{hw[1]} "
+                                 f"({exc})") from None
+            raise ValueError(f"{path}: cannot decode events ({exc})") from None
+        yield packet
+
+
+def _regroup(stream: Iterator[np.ndarray], n_events: int, hw: tuple[int, int] | None,
+             path: Path) -> Iterator[EventChunk]:
+    """faery's packets (structured arrays t, x, y, on; ~16 k events) as chunks of ``n_events``.
+
+    Each field is copied once, straight into the chunk's own column (twice as fast as concatenating
+    the packets); faery's uint64 times are viewed as int64 (microseconds stay far below 2^63).
     """
-    pending: list[tuple[np.ndarray, ...]] = []
-    held = 0
-    try:
-        for packet in packets:
-            if not len(packet):
-                continue
-            pending.append((packet["t"], packet["x"], packet["y"], packet["on"]))
-            held += len(packet)
-            while held >= n_events:
-                cols = [np.concatenate(c) for c in zip(*pending)]
-                yield _chunk([c[:n_events] for c in cols], hw, path)
-                held -= n_events
-                pending = [tuple(c[n_events:] for c in cols)] if held else []
-    except (RuntimeError, OSError, ValueError) as exc:  # faery's decoding errors (overflow, bad words)
-        if hw is not None and "overflow" in str(exc):  # faery checks the header's size too: same rule as .dat
-            raise ValueError(f"{path}: events outside the declared sensor size {hw[0]}x{hw[1]} ({exc})") from None
-        raise ValueError(f"{path}: cannot decode events ({exc})") from None
-    if held:
-        yield _chunk([np.concatenate(c) for c in zip(*pending)], hw, path)
+    cols: list[np.ndarray] = []
+    filled = 0
+    for packet in _packets(stream, hw, path):
+        start = 0
+        while start < len(packet):
+            if not cols:
+                cols, filled = [np.empty(n_events, dtype) for _, dtype in _FIELDS], 0
+            take = min(n_events - filled, len(packet) - start)
+            for col, (key, _) in zip(cols, _FIELDS):
+                col[filled:filled + take] = packet[key][start:start + take]
+            filled += take
+            start += take
+            if filled == n_events:
+                yield _chunk(cols, hw, path)
+                cols = []
+    if cols:
+        yield _chunk([c[:filled] for c in cols], hw, path)
 
 
 def _chunk(cols: list[np.ndarray], hw: tuple[int, int] | None, path: Path) -> EventChunk:
-    t, x, y, on = (np.ascontiguousarray(c) for c in cols)
+    t, x, y, on = cols
     return EventChunk(t=t.view(np.int64), x=x, y=y, p=on.view(np.uint8)).check_within(hw, str(path))
 
 
