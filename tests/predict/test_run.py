@@ -110,3 +110,26 @@ def test_failure_mid_stream_leaves_no_output(trained_ckpt, tmp_path):
     with pytest.raises(ValueError, match="events outside the sensor size 120x160"):
         predict([bad], trained_ckpt, out, video=True)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt, fname", [("EVT3", "rec_td.raw"), ("EVT2", "rec.raw"), ("aedat4", "rec.aedat4")])
+def test_every_container_gives_the_same_detections(trained_ckpt, tmp_path, fmt, fname):
+    from evt_encoders import random_events, write_aedat4, write_raw
+
+    from leod_core.events.dat_io import EVENT_DTYPE, write_dat
+
+    ev = random_events(40_000, 1_000_000, *SYNTH.sensor_hw)  # canonical order, as the encoders need
+    records = np.zeros(len(ev["t"]), EVENT_DTYPE)
+    for k in ("t", "x", "y", "p"):
+        records[k] = ev[k]
+    write_dat(tmp_path / "dat" / "rec_td.dat", records, *SYNTH.sensor_hw)
+    src = tmp_path / fmt / fname
+    src.parent.mkdir()
+    if fmt == "aedat4":
+        write_aedat4(src, ev, *SYNTH.sensor_hw)
+    else:
+        write_raw(src, ev, fmt, *SYNTH.sensor_hw)
+    (a,) = predict([tmp_path / "dat" / "rec_td.dat"], trained_ckpt, tmp_path / "out_dat")
+    (b,) = predict([src], trained_ckpt, tmp_path / "out")
+    assert a.frames == b.frames == 20 and a.boxes > 0
+    assert (tmp_path / "out" / "rec_bbox.npy").read_bytes() == (tmp_path / "out_dat" / "rec_bbox.npy").read_bytes()
