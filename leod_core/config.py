@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,6 +27,8 @@ from omegaconf.errors import OmegaConfBaseException
 from leod_core.cameras import (
     CAMERAS, CameraError, CameraSpec, camera_from_mapping, is_camera_file, load_camera_file, resolve_camera,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ConfigError", "Setting", "TargetMode", "LeodConfig", "FullLabelsConfig", "StudyConfig", "STUDY_ABLATIONS",
@@ -247,7 +250,6 @@ class StudyConfig:
 @dataclass(frozen=True)
 class LeodConfig:
     rounds: int = 1
-    seed: int = 0
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
@@ -494,6 +496,7 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
         merged = schema
         for source, layer in layers:
             in_source = f" (in {source})" if source is not None else ""
+            _drop_retired_keys(layer, in_source)
             try:
                 _prepare_camera(layer, merged, source.parent if source is not None else Path())
             except CameraError as exc:
@@ -510,6 +513,19 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
     _validate(cfg)
     cfg = _apply_full_labels(cfg)
     return _canonical_camera(cfg)
+
+
+#: keys that older params files have and nothing reads any more -> what to set instead; dropped with a warning
+RETIRED_KEYS = {"seed": "train.seed (training) and synth.seed (the synthetic data)"}
+
+
+def _drop_retired_keys(layer: Any, in_source: str) -> None:
+    if not isinstance(layer, DictConfig):
+        return
+    for key, instead in RETIRED_KEYS.items():
+        if key in layer:
+            log.warning("params: '%s'%s is no longer read and is ignored; use %s", key, in_source, instead)
+            del layer[key]
 
 
 _CAMERA_KEY = "dataset.camera"

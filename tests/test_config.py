@@ -76,3 +76,14 @@ def test_full_labels_replace_the_label_efficient_values():
     assert full.data.augment.hflip == sparse.data.augment.hflip  # nothing else changes
     with pytest.raises(ConfigError, match="full_labels.tflip"):
         load_config(None, ["full_labels.tflip=2"])
+
+
+def test_retired_top_level_seed_is_ignored_with_a_warning(tmp_path, caplog) -> None:
+    from leod_core.config import LeodConfig
+
+    old = tmp_path / "params.yaml"
+    old.write_text("rounds: 2\nseed: 3\n")
+    with caplog.at_level("WARNING", logger="leod_core.config"):
+        cfg = load_config(old)
+    assert cfg.rounds == 2 and not hasattr(LeodConfig, "seed")
+    assert "'seed' (in " in caplog.text and "train.seed" in caplog.text
