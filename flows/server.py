@@ -42,6 +42,9 @@ def free_port(preferred: int, host: str = "127.0.0.1") -> int:
     """``preferred`` when nothing listens there, else a free port the OS picks."""
     for port in (preferred, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # as the servers bind: a port whose last connections linger in TIME_WAIT (a UI just
+            # stopped, a browser's sockets) is free for them; one with a listener is not
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
             except OSError:
