@@ -30,6 +30,7 @@ def synth_flow(dst: str, preset: str = "default", seed: int = 0, params: str | N
     with stage_run(cfg, "synth", extra_tags=tags) as run:
         t0 = time.perf_counter()
         summaries = write_synth_dataset(dst, get_synth_preset(preset), seed,
-                                        map_fn=task_map_fn("synth-sequence", retries=1), geometry=geometry)
+                                        map_fn=task_map_fn("synth-sequence", retries=1), geometry=geometry,
+                                        label_format=cfg.synth.label_format)
         run.log_metrics(synth_totals(summaries) | {"wall_s": time.perf_counter() - t0})
     return summaries

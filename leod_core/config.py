@@ -24,6 +24,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from leod_core.labels.label_files import LABEL_FORMATS
+
 from leod_core.cameras import (
     CAMERAS, CameraError, CameraSpec, camera_from_mapping, is_camera_file, load_camera_file, resolve_camera,
 )
@@ -73,6 +75,7 @@ class SynthConfig:
     height: int = 0
     width: int = 0
     num_classes: int = 0  # classes >= 2 are more kinds of the car / pedestrian shapes (leod_core/synth/scene.py)
+    label_format: str = "npy"  # npy (Prophesee NAME_bbox.npy) | csv (NAME_bbox.csv, README "Recording formats")
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("rounds", lambda v: v >= 0, "an integer >= 0"),
     ("synth.preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
     ("synth.height", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
+    ("synth.label_format", lambda v: v in LABEL_FORMATS, f"one of {', '.join(LABEL_FORMATS)}"),
     ("synth.width", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
     ("synth.num_classes", lambda v: 0 <= v <= _SYNTH_MAX_CLASSES,
      f"0 (= dataset.camera's) or a class count in [1, {_SYNTH_MAX_CLASSES}]"),

@@ -36,7 +36,7 @@ QUALITY_COLUMNS = ("pseudo precision@.5", "pseudo recall@.5")
 RAW_COLUMNS = ("run_id", "kind", "setting", "ratio", "seed", "ablation", "round", "AP", "AP_50", "AP_75",
                "pseudo_precision", "pseudo_recall", "pseudo_AP")
 # config sections that never change a run's results (where it reports, how tasks are scheduled)
-_NOT_RESULTS = ("orchestration", "mlflow", "dvc", "study")
+_NOT_RESULTS = ("orchestration", "mlflow", "dvc", "study", "predict")
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
 #: keys added after studies were first run, with the value that reproduces the old behaviour: at that
 #: value they are left out of the fingerprint, so runs made before the key existed stay valid
 _ADDED_KEYS = {("eval", "memory_reset_every"): 0, ("synth", "height"): 0, ("synth", "width"): 0,
-               ("synth", "num_classes"): 0}
+               ("synth", "num_classes"): 0, ("synth", "label_format"): "npy"}
+#: top-level keys retired since (config.RETIRED_KEYS), at the value every run had: kept in the fingerprint
+_RETIRED_KEYS = {"seed": 0}
 
 
 def run_fingerprint(cfg: LeodConfig) -> str:
@@ -134,6 +136,7 @@ def run_fingerprint(cfg: LeodConfig) -> str:
     for (group, key), old_behaviour in _ADDED_KEYS.items():
         if d[group].get(key) == old_behaviour:
             d[group].pop(key)
+    d.update(_RETIRED_KEYS)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

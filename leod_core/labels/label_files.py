@@ -16,7 +16,8 @@ import numpy as np
 
 from leod_core.labels.boxes import validate_prophesee_boxes
 
-__all__ = ["NPY_SUFFIX", "CSV_SUFFIX", "LABEL_SUFFIXES", "read_label_file", "read_box_csv"]
+__all__ = ["NPY_SUFFIX", "CSV_SUFFIX", "LABEL_SUFFIXES", "LABEL_FORMATS", "read_label_file", "read_box_csv",
+           "write_box_csv", "write_label_file"]
 
 NPY_SUFFIX, CSV_SUFFIX = "_bbox.npy", "_bbox.csv"
 #: the endings of a sequence's label file (``NAME<suffix>``)
@@ -25,6 +26,8 @@ _REQUIRED = ("t", "x", "y", "w", "h", "class")
 _OPTIONAL = ("class_confidence", "track_id")
 _INTEGER = {"t", "class", "track_id"}
 _FIELD = {"class": "class_id"}  # CSV column -> bbox dtype field
+#: label file formats a writer can be asked for -> the file ending
+LABEL_FORMATS = {"npy": NPY_SUFFIX, "csv": CSV_SUFFIX}
 
 
 def read_label_file(path: str | Path) -> np.ndarray:
@@ -90,3 +93,38 @@ def _numeric_column(cells: object, column: str, path: Path) -> np.ndarray:
         row = int(np.flatnonzero(values < 0)[0])
         raise ValueError(f"{path}: column {column}, line {row + 2}: negative box size {text.iloc[row]!r}")
     return values
+
+
+def write_box_csv(path: str | Path, boxes: np.ndarray) -> Path:
+    """Write Prophesee boxes as a label CSV that :func:`read_box_csv` reads back to the same values.
+
+    Coordinates are written as the exact decimal of their float32 value (via float64), so no value moves on
+    the way back; the file appears complete or not at all.
+    """
+    from leod_core.atomic import atomic_path
+
+    boxes = validate_prophesee_boxes(np.asarray(boxes), source=str(path))
+    columns = (*_REQUIRED, *_OPTIONAL)
+    cells = {c: boxes[_FIELD.get(c, c)] for c in columns}
+    lines = [",".join(columns)]
+    for i in range(len(boxes)):
+        lines.append(",".join(str(int(cells[c][i])) if c in _INTEGER else repr(float(cells[c][i]))
+                              for c in columns))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_label_file(stem: str | Path, boxes: np.ndarray, label_format: str = "npy") -> Path:
+    """``STEM_bbox.npy`` or ``STEM_bbox.csv`` (``label_format`` in :data:`LABEL_FORMATS`), written atomically."""
+    from leod_core.atomic import atomic_path
+
+    if label_format not in LABEL_FORMATS:
+        raise ValueError(f"unknown label format {label_format!r}; allowed: {', '.join(LABEL_FORMATS)}")
+    path = Path(f"{stem}{LABEL_FORMATS[label_format]}")
+    if label_format == "csv":
+        return write_box_csv(path, boxes)
+    with atomic_path(path) as tmp:
+        np.save(tmp, boxes)
+    return path

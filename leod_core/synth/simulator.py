@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leod_core.atomic import atomic_dir, atomic_path
+from leod_core.atomic import atomic_dir
 from leod_core.cameras import CAMERAS, CameraSpec
 from leod_core.config import SynthConfig
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
@@ -29,6 +29,7 @@ from leod_core.synth.render import (
 from leod_core.synth.scene import Scene, SceneObject, sample_scene
 from leod_core.synth.sensor import DvsSensor, noise_events
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
+from leod_core.labels.label_files import write_label_file
 
 __all__ = [
     "SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "SequenceSpec", "SequenceSummary", "SPLITS",
@@ -230,16 +231,16 @@ class _Job:
     spec: SequenceSpec
     seed: int
     out_dir: Path
+    label_format: str = "npy"  # a key of LABEL_FORMATS
 
 
 def generate_sequence_files(job: _Job) -> SequenceSummary:
-    """Simulate one sequence and write its ``_td.dat`` and ``_bbox.npy`` (each atomically)."""
+    """Simulate one sequence and write its ``_td.dat`` and ``_bbox.npy`` / ``_bbox.csv`` (each atomically)."""
     t0, c0 = time.perf_counter(), time.thread_time()
     spec = job.spec
     events, boxes, scene = _simulate(spec, sequence_rng(job.seed, spec.split, spec.index))
     write_dat(job.out_dir / f"{spec.name}_td.dat", events, spec.height, spec.width)
-    with atomic_path(job.out_dir / f"{spec.name}_bbox.npy") as tmp:
-        np.save(tmp, boxes)
+    write_label_file(job.out_dir / spec.name, boxes, job.label_format)
     n_cls = spec.num_classes
     per_class = tuple(int(n) for n in np.bincount(boxes["class_id"], minlength=n_cls)[:n_cls])
     summary = SequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
@@ -251,10 +252,12 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
 
 def write_synth_dataset(dst: str | Path, preset: SynthPreset | str, seed: int,
                         map_fn: Callable[[Callable, Iterable], Iterator] = map,
-                        geometry: SynthGeometry = SYNTH_CAMERA_GEOMETRY) -> list[SequenceSummary]:
+                        geometry: SynthGeometry = SYNTH_CAMERA_GEOMETRY,
+                        label_format: str = "npy") -> list[SequenceSummary]:
     """Write the whole dataset of a preset under ``dst`` (replaced atomically); returns per-sequence stats.
 
     ``geometry``: sensor size and class count rendered (default: the synth camera's, 120 x 160, 2 classes).
+    ``label_format``: ``npy`` (Prophesee ``_bbox.npy``) or ``csv`` (``_bbox.csv``, the same boxes).
 
     ``map_fn`` maps the per-sequence writer (e.g. ``ProcessPoolExecutor.map``); output is identical for
     any mapping since every sequence has its own RNG.
@@ -266,6 +269,6 @@ def write_synth_dataset(dst: str | Path, preset: SynthPreset | str, seed: int,
     with atomic_dir(dst) as tmp:
         for split in SPLITS:
             (tmp / split).mkdir()
-        jobs = [_Job(spec=s, seed=seed, out_dir=tmp / s.split) for s in specs]
+        jobs = [_Job(spec=s, seed=seed, out_dir=tmp / s.split, label_format=label_format) for s in specs]
         summaries = list(map_fn(generate_sequence_files, jobs))
     return summaries

@@ -156,6 +156,9 @@ def test_every_ablation_has_a_row_name():
 
 def test_fingerprint_tracks_results_not_threads():
     base = run_fingerprint(load_config(None))
+    # pinned: a key added later must leave it alone at the value that keeps the old behaviour, or every
+    # study folder made before it would be refused on resume (leod_core/study.py _ADDED_KEYS / _RETIRED_KEYS)
+    assert base == "7b7548247ae2d68f"
     # full_labels only acts on full-label runs, through data / train (which the fingerprint holds)
     assert run_fingerprint(load_config(None, ["full_labels.tflip=0.5", "full_labels.steps=9"])) == base
     full = load_config(None, ["subsample.ratio=1.0"])

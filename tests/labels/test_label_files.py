@@ -52,3 +52,24 @@ def test_bad_csv_one_line_naming_file_and_column(tmp_path, text, needle):
         read_label_file(path)
     message = str(info.value)
     assert needle in message and str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("label_format", ["npy", "csv"])
+def test_written_label_files_read_back_exactly(tmp_path, label_format):
+    from leod_core.labels.label_files import LABEL_FORMATS, write_label_file
+
+    rng = np.random.default_rng(1)
+    boxes = np.zeros(40, dtype=PROPHESEE_BBOX_DTYPE)
+    boxes["t"] = np.sort(rng.integers(0, 10**9, 40))
+    for k in ("x", "y", "w", "h"):  # arbitrary float32 values: no decimal rounding may move them
+        boxes[k] = (rng.random(40) * 300 + (1 if k in "wh" else 0)).astype(np.float32)
+    boxes["class_id"] = rng.integers(0, 7, 40)
+    boxes["class_confidence"] = rng.random(40).astype(np.float32)
+    boxes["track_id"] = rng.integers(0, 2**31, 40)
+    path = write_label_file(tmp_path / "rec", boxes, label_format)
+    assert path.name == "rec" + LABEL_FORMATS[label_format]
+    back = read_label_file(path)
+    assert back.dtype == boxes.dtype and back.tobytes() == boxes.tobytes()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left
+    with pytest.raises(ValueError, match="unknown label format 'json'"):
+        write_label_file(tmp_path / "rec", boxes, "json")

@@ -193,3 +193,18 @@ def test_dvs_sensor_ramp_and_refractory():
     fast.step(np.array([[-1.0, 0.0]], np.float32), 0)
     ev = fast.events()
     assert 1 <= len(ev) <= 3 and np.all(ev["p"] == 0)
+
+
+def test_label_format_csv_writes_the_same_boxes(tmp_path):
+    from leod_core.labels.label_files import read_label_file
+
+    npy, csv = tmp_path / "npy", tmp_path / "csv"
+    write_synth_dataset(npy, TINY, seed=5)
+    write_synth_dataset(csv, TINY, seed=5, label_format="csv")
+    names = sorted(p.relative_to(csv).as_posix() for p in csv.rglob("*_bbox.csv"))
+    assert names and not list(csv.rglob("*_bbox.npy"))
+    for name in names:
+        a = read_label_file(npy / name.replace("_bbox.csv", "_bbox.npy"))
+        assert read_label_file(csv / name).tobytes() == a.tobytes() and len(a)
+        dat = name.replace("_bbox.csv", "_td.dat")
+        assert (csv / dat).read_bytes() == (npy / dat).read_bytes()
