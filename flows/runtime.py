@@ -1,18 +1,18 @@
 """Prefect runtime settings shared by every ``leod`` command: where Prefect keeps its state, which task
 runner maps per-sequence work, and how a plain function is mapped as Prefect tasks.
 
-Importing this module does not import Prefect: :func:`prepare_environment` must run first, because
-Prefect reads ``PREFECT_HOME`` once, when it is imported.
+Importing this module does not import Prefect: :func:`prepare_environment` (:mod:`flows.prefect_env`,
+re-exported here) must run first, because Prefect reads ``PREFECT_HOME`` once, when it is imported.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flows.prefect_env import api_url, prepare_environment, repo_root
 from leod_core.config import ConfigError, OrchestrationConfig
 from tasks.policies import retry_on_io_error
 
@@ -43,49 +43,6 @@ __all__ = ["StepFailed", "BAD_INPUT_ERRORS", "ONE_LINE_ERRORS", "ApiUnreachable"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-# Prefect state (profiles, local database of ephemeral runs) lives under the repo, git-ignored, so runs
-# of this project never touch ~/.prefect and two clones never share a database.
-_PREFECT_DIR = ".prefect"
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding dvc.yaml or .git; else cwd."""
-    here = (start or Path.cwd()).resolve()
-    for p in (here, *here.parents):
-        if (p / "dvc.yaml").exists() or (p / ".git").exists():
-            return p
-    return here
-
-
-def prepare_environment(root: Path | None = None) -> dict[str, str]:
-    """Set Prefect defaults in ``os.environ`` (never overriding the user's) and return what was set.
-
-    - ``PREFECT_HOME`` = ``<repo>/.prefect`` unless set.
-    - Without ``PREFECT_API_URL`` (no user or launcher server) flows run in Prefect's ephemeral mode.
-    - Analytics off, and no "open the UI" hints printed into DVC's logs.
-    """
-    defaults = {
-        "PREFECT_HOME": str(repo_root(root) / _PREFECT_DIR),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # busy cores: a slow start beats a failed stage
-        "PREFECT_CLIENT_MAX_RETRIES": "2",  # a server gone mid-run fails the command sooner (5 by default)
-    }
-    # the Prefect client logs every API call through httpx at INFO: keep DVC's stage logs readable
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    applied = {}
-    for key, value in defaults.items():
-        if key not in os.environ:
-            os.environ[key] = value
-            applied[key] = value
-    return applied
-
-
-def api_url() -> str | None:
-    """The Prefect API this process reports to (None: ephemeral server started in-process)."""
-    return os.environ.get("PREFECT_API_URL") or None
-
 
 def make_task_runner(orch: OrchestrationConfig) -> Any:
     """The Prefect task runner named by ``orchestration.task_runner``.

@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from flows.runtime import prepare_environment
+from flows.prefect_env import prepare_environment
 
 __all__ = ["PortTaken", "prefect_server", "mlflow_server", "mlflow_ui_available", "free_port", "require_free_port",
            "wait_healthy", "main"]

@@ -1,94 +1,31 @@
-"""RVT/LEOD Lightning checkpoints (``.ckpt``): their layouts translated to leod weights, without running code.
+"""``leod import-checkpoint``: an RVT/LEOD Lightning checkpoint (``.ckpt``) to the one leod weights format.
 
-Files are read by ``leod_core.train.checkpoint`` (the one reader: ``torch.load(weights_only=True)`` with an
-allow-list of the non-tensor types real RVT/LEOD files carry); this module only makes sense of what such a
-file holds. Accepted layouts: a Lightning checkpoint (``state_dict`` with ``mdl.``-prefixed keys), LEOD's
-stripped weights file (the bare ``mdl.*`` dict) or a bare detector state dict. They record no leod
-``ModelSpec``: the preset is inferred from the shapes, the camera from the class count (2: gen1, 3: gen4,
-7: gen4 with all classes) unless the caller names one.
-
-``import_checkpoint`` writes the result in the one leod weights format (``save_weights``), so its output is
-read by every command like a trained round's ``last.pt``.
+The file is read by :mod:`leod_core.train.checkpoint` (the one reader: ``torch.load(weights_only=True)``
+with an allow-list of the non-tensor types real RVT/LEOD files carry), its layout made sense of by
+:mod:`leod_core.model.rvt_layout`; the result is written with ``save_weights``, so it is read by every
+command like a trained round's ``last.pt``.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from leod_core.cameras import CameraSpec, camera_from_mapping, get_camera, resolve_camera
+from leod_core.cameras import CameraSpec
 from leod_core.model.detector import Detector
-from leod_core.model.presets import PRESETS, build_detector
-from leod_core.train.checkpoint import ModelSpec, load_state_strict, read_weights, safe_load, save_weights
+from leod_core.model.presets import build_detector
+from leod_core.model.rvt_layout import infer_preset, rvt_state_dict
+from leod_core.train.checkpoint import load_state_strict, read_weights, safe_load, save_weights
 
-__all__ = ["read_state_dict", "rvt_state_dict", "infer_preset", "rvt_weights", "import_checkpoint"]
+__all__ = ["read_state_dict", "rvt_state_dict", "infer_preset", "import_checkpoint"]
 
 log = logging.getLogger(__name__)
-
-_CLS_KEY = "yolox_head.cls_preds.0.weight"
-
-
-def rvt_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
-    """The detector state dict (``mdl.`` prefix stripped) of a loaded RVT/LEOD checkpoint object."""
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: not a leod checkpoint and no RVT/LEOD state dict of tensors found "
-                         "(expected a Lightning 'state_dict')")
-    if any(k.startswith("mdl.") for k in obj):
-        obj = {k[len("mdl."):]: v for k, v in obj.items() if k.startswith("mdl.")}
-    return dict(obj)
-
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Safely read an RVT/LEOD checkpoint file and return its detector state dict."""
     return rvt_state_dict(safe_load(path), path)
-
-
-def infer_preset(state_dict: dict[str, torch.Tensor]) -> str:
-    """Preset whose widths match the checkpoint (embed dim and FPN depth)."""
-    key = "backbone.stages.0.downsample_cf2cl.conv.weight"
-    if key not in state_dict:
-        raise ValueError(f"state dict has no {key!r}: not an RVT/LEOD detector")
-    embed = int(state_dict[key].shape[0])
-    n_bottlenecks = len({k.split(".")[3] for k in state_dict if k.startswith("fpn.C3_p4.m.")})
-    for name, spec in PRESETS.items():
-        if spec.embed_dim == embed and round(3 * spec.fpn_depth) == n_bottlenecks:
-            return name
-    raise ValueError(f"no preset with embed_dim {embed} and {n_bottlenecks} CSP bottlenecks; "
-                     f"known: {', '.join(PRESETS)}")
-
-
-def _camera_for_classes(n_cls: int) -> CameraSpec:
-    """The built-in an RVT/LEOD file of ``n_cls`` classes was most likely trained on."""
-    if n_cls == 2:
-        return get_camera("gen1")
-    if n_cls == get_camera("gen4").num_classes:
-        return get_camera("gen4")
-    if n_cls == len(get_camera("gen4").all_class_names):
-        return camera_from_mapping({"base": "gen4", "all_classes": True})
-    return get_camera("gen4")  # refused below with both class counts
-
-
-def rvt_weights(obj: Any, path: str | Path, preset: str | None = None,
-                camera: CameraSpec | str | None = None) -> tuple[dict[str, torch.Tensor], ModelSpec]:
-    """(state dict, spec) of a loaded RVT/LEOD checkpoint; ``camera`` must fit its class count."""
-    sd = rvt_state_dict(obj, path)
-    try:
-        preset = preset or infer_preset(sd)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    if _CLS_KEY not in sd:
-        raise ValueError(f"{path}: state dict has no {_CLS_KEY!r}: not an RVT/LEOD detector")
-    n_cls = int(sd[_CLS_KEY].shape[0])
-    cam = resolve_camera(camera, key="camera") if camera is not None else _camera_for_classes(n_cls)
-    if cam.num_classes != n_cls:
-        raise ValueError(f"{path}: checkpoint has {n_cls} classes but camera {cam.name!r} has {cam.num_classes} "
-                         f"({', '.join(cam.class_names)})")
-    return sd, ModelSpec.of(preset, cam)
 
 
 def import_checkpoint(src: str | Path, dst: str | Path, preset: str | None = None,

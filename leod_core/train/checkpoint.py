@@ -8,7 +8,7 @@ Two kinds, both written atomically (a killed run never leaves a half-written fil
   any other input (as nanoGPT's ``model_args``).
 Every command that needs a detector reads through :func:`read_weights` (``load_detector``,
 ``load_weights_into``), which accepts both kinds, the older ``leod-detector-v1`` files of import-checkpoint and
-raw RVT/LEOD ``.ckpt`` files (translated by ``leod_core.model.checkpoint_io``). Files are read with
+raw RVT/LEOD ``.ckpt`` files (translated by ``leod_core.model.rvt_layout``). Files are read with
 ``torch.load(weights_only=True)`` and a small allow-list (:func:`allowed_globals`): nothing in a file runs.
 """
 
@@ -171,9 +171,10 @@ def read_weights(path: str | Path, preset: str | None = None,
     obj = safe_load(path)
     ckpt = _as_leod(obj, path)
     if ckpt is None:
-        from leod_core.model.checkpoint_io import rvt_weights
+        from leod_core.model.rvt_layout import rvt_layout
 
-        return rvt_weights(obj, path, preset, camera)
+        state, preset_name, cam = rvt_layout(obj, path, preset, camera)
+        return state, ModelSpec.of(preset_name, cam)
     spec = ModelSpec(**ckpt["spec"])
     _check_spec(path, spec, preset, camera)
     return ckpt["model"], spec
