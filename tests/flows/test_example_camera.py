@@ -5,6 +5,9 @@ scale in a temporary copy of the repo (the helpers of ``make smoke``, flows/smok
 from __future__ import annotations
 
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +46,21 @@ def test_dvc_repro_of_the_example_camera(tmp_path: Path, monkeypatch: pytest.Mon
     env = stage_env(repo)
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
     monkeypatch.setenv("PREFECT_HOME", env["PREFECT_HOME"])
+    cam = cfg.camera
     with prefect_server(0) as url:
         env["PREFECT_API_URL"] = url
         result = repro(repo, env, timeout_s=600)
-    assert result.returncode == 0, result.output[-4000:]
+        assert result.returncode == 0, result.output[-4000:]
+        # the README's last step: the trained detector over a recording, as a video with its CSV labels beside
+        rec = sorted((repo / cfg.paths.raw / "test").glob("*_td.dat"))[0]
+        predict = subprocess.run([sys.executable, "-m", "flows.cli", "predict", str(rec), "--ckpt",
+                                  "artifacts/round_1/model/last.pt", "--out", "predictions", "--video"],
+                                 cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert predict.returncode == 0, predict.stdout[-2000:] + predict.stderr[-2000:]
     assert check_outputs(repo) == []
-    cam = cfg.camera
+    raw = repo / cfg.paths.raw
+    assert list(raw.rglob("*_bbox.csv")) and not list(raw.rglob("*_bbox.npy"))  # labels came as CSV
+    _check_video(repo / "predictions", rec, cam)
     data = repo / cfg.paths.dataset
     # the synthetic recordings at the camera's size, all three classes labelled
     labels = read_labels(labels_full_path(data, "train"))
@@ -67,3 +79,24 @@ def test_dvc_repro_of_the_example_camera(tmp_path: Path, monkeypatch: pytest.Mon
     # the synth camera's weights do not fit it: refused in one line
     with pytest.raises(ValueError, match="checkpoint is for camera 'example' .* expected camera 'synth'"):
         load_detector(ckpt, camera="synth")
+
+
+def _check_video(out: Path, rec: Path, cam) -> None:
+    """One frame per 50 ms window up to the last event, the event frame and the GT panel side by side."""
+    import av
+
+    from leod_core.events.dat_io import read_dat
+    from leod_core.labels.label_files import read_label_file
+
+    name = rec.name.removesuffix("_td.dat")
+    t_last = int(read_dat(rec).events["t"][-1])
+    boxes = read_label_file(out / f"{name}_bbox.npy")
+    assert set(np.unique(boxes["class_id"])) <= {0, 1, 2}  # (a micro model may find no box above the threshold)
+    assert (out / f"{name}.parquet").is_file()
+    with av.open(str(out / f"{name}.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name in ("h264", "libx264")
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(frames) == math.ceil(t_last / 50_000)
+    height, width, _ = frames[0].shape
+    assert abs(width / height - 2 * cam.sensor_hw[1] / cam.sensor_hw[0]) < 0.05  # two panels of the sensor's aspect
