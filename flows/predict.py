@@ -12,7 +12,10 @@ from leod_core.config import load_config
 from tasks.predict import predict_one
 from tasks.tracking import stage_run
 
-__all__ = ["predict_flow"]
+__all__ = ["predict_flow", "VIEWABLE_SUFFIXES"]
+
+#: files of a prediction that are logged to MLflow (a person looks at them; the box files can be large)
+VIEWABLE_SUFFIXES = (".mp4", ".gif")
 
 
 @flow(name="predict", validate_parameters=False)
@@ -31,4 +34,7 @@ def predict_flow(recordings: list[str], ckpt: str, out: str, params: str | None 
                                labels=labels, at_labels=at_labels, device=device)
         run.log_metrics({"recordings": len(results), "frames": sum(r["frames"] for r in results),
                          "boxes": sum(r["boxes"] for r in results)})
+        for f in (Path(f) for r in results for f in r["files"]):
+            if f.suffix in VIEWABLE_SUFFIXES:  # the videos open in MLflow's artifact view; boxes stay on disk
+                run.log_artifact(f, "predictions")
     return results

@@ -79,3 +79,19 @@ def test_bad_rate_names_the_key(tmp_path, dataset_root, trained_ckpt, capsys):
     assert main(["predict", str(dataset_root / "test" / "rec_a"), "--ckpt", str(trained_ckpt),
                  "--out", str(tmp_path / "o"), "--every-ms", "70"]) == 1
     assert "predict.every_ms=70 is invalid" in _one_line_error(capsys)
+
+
+def test_predict_video_is_an_mlflow_artifact(dataset_root, trained_ckpt, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    params = str(_params(tmp_path, dataset_root))
+    out = tmp_path / "pred"
+    assert main(["predict", str(dataset_root / "test" / "rec_a"), "--ckpt", str(trained_ckpt), "--out", str(out),
+                 "--video", "--params", params, "--device", "cpu"]) == 0
+    assert (out / "rec_a.mp4").is_file()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])
+            if r.data.tags.get("stage") == "predict"]
+    assert len(runs) == 1
+    logged = [a.path for a in client.list_artifacts(runs[0].info.run_id, "predictions")]
+    assert logged == ["predictions/rec_a.mp4"]  # the video opens in the UI; the box files stay on disk
