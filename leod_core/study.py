@@ -187,6 +187,15 @@ def _cell(raw: pd.DataFrame, run_ids: Sequence[str], round_idx: int, col: str) -
     return mean_std(sel[col].tolist())
 
 
+def _main_groups(runs: Sequence[RunSpec]) -> dict[tuple[str, float], list[str]]:
+    """Run ids of the main runs per (setting, ratio), in plan order (one per seed)."""
+    groups: dict[tuple[str, float], list[str]] = {}
+    for r in runs:
+        if r.kind == "main":
+            groups.setdefault((r.setting, r.ratio), []).append(r.run_id)
+    return groups
+
+
 def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
     """results.csv: one row per (setting, ratio) of the main runs; mAP (COCO AP x 100) per round as
     mean ± std over seeds, the full-label mAP, and the precision / recall @ IoU .5 (x 100) of round 1's
@@ -194,10 +203,7 @@ def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd
     cols = ["setting", "ratio"] + [round_column(k) for k in range(rounds + 1)] + ["full labels", *QUALITY_COLUMNS]
     full_ids = [r.run_id for r in runs if r.kind == "full"]
     full = _cell(raw, full_ids, 0, "AP")
-    groups: dict[tuple[str, float], list[str]] = {}
-    for r in runs:
-        if r.kind == "main":
-            groups.setdefault((r.setting, r.ratio), []).append(r.run_id)
+    groups = _main_groups(runs)
     rows = []
     for (setting, ratio), ids in groups.items():
         row = {"setting": setting.upper(), "ratio": format_ratio(ratio), "full labels": full}
@@ -234,10 +240,7 @@ def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.D
     round k recovers ((k - 0) / (full - 0) per seed, the full-label run of the same seed), and the quality
     of round k's pseudo labels."""
     full = _ap_by_seed(raw, [r.run_id for r in runs if r.kind == "full"], 0)
-    groups: dict[tuple[str, float], list[str]] = {}
-    for r in runs:
-        if r.kind == "main":
-            groups.setdefault((r.setting, r.ratio), []).append(r.run_id)
+    groups = _main_groups(runs)
     rows = []
     for (setting, ratio), ids in groups.items():
         base = _ap_by_seed(raw, ids, 0)
