@@ -143,6 +143,17 @@ def _step(results: list[Result], what: str, fn) -> None:
     results.extend(out if isinstance(out, list) else [out])
 
 
+def _charts_settle(page, timeout_ms: int = 60_000) -> None:
+    """Give MLflow's charts time to draw before a screenshot (its plot library loads after the page's
+    text): wait for a drawn plot, else for the time out; the checks themselves assert on text only."""
+    try:
+        page.locator(".js-plotly-plot .main-svg, canvas").first.wait_for(timeout=timeout_ms)
+        page.wait_for_timeout(2_000)  # the lines are drawn just after the axes
+    except Exception:  # a screenshot with spinners still shows the chart names; not a failed check
+        print(f"ui-check: MLflow's charts did not draw within {timeout_ms // 1000} s; the screenshot shows them "
+              "loading", file=sys.stderr)
+
+
 def _image_opens(page, what: str, selector: str) -> Result:
     img = page.locator(selector).first
     img.wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -181,6 +192,7 @@ def browse(murl: str, purl: str, experiment: str, exp_id: str, runs: dict[str, s
                 page.locator("label:has(input[name=runs-view-mode][value=CHART])").click()
                 out.append(_text_check(page, "MLflow: chart view of the evaluate runs, AP per round",
                                        ["AP", "round 0 / evaluate (AP)", "round 1 / evaluate (AP)"]))
+                _charts_settle(page)
                 page.screenshot(path=str(shots / "mlflow_compare_rounds.png"))
                 return out
 
@@ -190,6 +202,7 @@ def browse(murl: str, purl: str, experiment: str, exp_id: str, runs: dict[str, s
                 page.goto(f"{murl}/#/experiments/{exp_id}/runs/{runs['report']}/model-metrics")
                 r = _text_check(page, "MLflow: the report run charts rounds.AP, rounds.pseudo_recall per round",
                                 ["rounds.AP", "rounds.AP_50", "rounds.pseudo_recall"])
+                _charts_settle(page)
                 page.screenshot(path=str(shots / "mlflow_report_metrics.png"))
                 return r
 
