@@ -8,7 +8,7 @@ from prefect import flow
 
 from leod_core.config import load_config
 from tasks.evaluate import evaluate_model
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["evaluate_flow"]
 

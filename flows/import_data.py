@@ -10,7 +10,7 @@ from prefect import flow
 from flows.runtime import task_map_fn
 from leod_core.config import load_config
 from tasks.import_data import import_totals
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["import_flow"]
 

@@ -10,7 +10,7 @@ from prefect import flow
 from flows.runtime import map_as_tasks
 from leod_core.config import load_config
 from tasks.predict import predict_one
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["predict_flow", "VIEWABLE_SUFFIXES"]
 

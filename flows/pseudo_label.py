@@ -10,7 +10,7 @@ from prefect import flow
 from flows.runtime import map_as_tasks
 from leod_core.config import load_config
 from tasks.pseudo_label import label_sequence, write_round_labels
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["pseudo_label_flow", "pseudo_label_table"]
 

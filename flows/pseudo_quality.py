@@ -8,7 +8,7 @@ from prefect import flow
 
 from leod_core.config import load_config
 from tasks.pseudo_quality import measure_quality
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["pseudo_quality_flow"]
 

@@ -9,7 +9,7 @@ from prefect import flow
 
 from leod_core.config import load_config
 from tasks.report import rounds_from_files, rounds_from_mlflow, write_report
-from tasks.tracking import stage_run, tracking_uri
+from tasks.mlflow_log import stage_run, tracking_uri
 
 __all__ = ["report_flow"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect import flow
 
 from leod_core.config import load_config
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 from leod_core.train.loop import TIMING_FILE
 from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun, work_dir_for
 

@@ -11,7 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_path
-from tasks.tracking import metric_name
+from tasks.mlflow_log import metric_name
 
 __all__ = ["ROUND_COLUMNS", "rounds_from_mlflow", "rounds_from_files", "write_report"]
 

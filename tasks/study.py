@@ -25,7 +25,7 @@ from leod_core.atomic import atomic_path
 from leod_core.config import ConfigError, LeodConfig
 from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, results_table
 from tasks.report import rounds_from_files
-from tasks.tracking import stage_run
+from tasks.mlflow_log import stage_run
 
 __all__ = ["MARKER_DIR", "stage_marker", "read_marker", "run_stage", "check_run_identity", "collect_raw",
            "write_study_outputs", "log_run_summary", "marker_records"]

@@ -1,4 +1,4 @@
-"""MLflow tracking for pipeline stages: one run per stage execution.
+"""MLflow logging for pipeline stages: one run per stage execution.
 
 A local store by default (``mlflow.tracking_uri`` in params, ``sqlite:///mlflow.db``; the
 ``MLFLOW_TRACKING_URI`` environment variable wins), one experiment per dataset + setting
