@@ -9,7 +9,7 @@ __all__ = ["import_totals"]
 
 
 def import_totals(summaries: Sequence[Any]) -> dict[str, float]:
-    """Per-split sequence, representation, label-frame and box counts of import SequenceSummary records."""
+    """Per-split sequence, representation, label-frame and box counts of ImportedSequence records."""
     out: dict[str, float] = {}
     for s in summaries:
         for key, n in (("sequences", 1), ("reprs", s.num_reprs), ("label_frames", s.num_label_frames),

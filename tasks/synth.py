@@ -9,7 +9,7 @@ __all__ = ["synth_totals"]
 
 
 def synth_totals(summaries: Sequence[Any]) -> dict[str, float]:
-    """Per-split sequence, event and box counts of simulator SequenceSummary records."""
+    """Per-split sequence, event and box counts of SynthSequenceSummary records."""
     out: dict[str, float] = {}
     for s in summaries:
         for key, n in (("sequences", 1), ("events", s.n_events), ("boxes", sum(s.n_boxes_per_class))):

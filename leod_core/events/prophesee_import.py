@@ -30,7 +30,7 @@ from leod_core.labels.rvt_labels import build_labels_full, write_labels_npz
 from leod_core.layout import SPLITS, SequencePaths, list_sequences
 
 __all__ = [
-    "RawSequence", "SequenceSummary", "find_raw_sequences", "import_sequence", "is_rvt_preprocessed",
+    "RawSequence", "ImportedSequence", "find_raw_sequences", "import_sequence", "is_rvt_preprocessed",
     "import_dataset",
 ]
 
@@ -51,7 +51,7 @@ class RawSequence:
 
 
 @dataclass(frozen=True)
-class SequenceSummary:
+class ImportedSequence:
     """What :func:`import_sequence` wrote."""
 
     name: str
@@ -106,7 +106,7 @@ def _event_chunks(path: Path, camera: CameraSpec) -> Iterator[EventChunk]:
 
 
 def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraSpec,
-                    split: str | None = None) -> SequenceSummary | None:
+                    split: str | None = None) -> ImportedSequence | None:
     """Write one sequence in RVT layout under ``dst_split_dir/<name>`` (the whole folder atomically).
 
     Returns None (with a warning, and any old output folder removed) when no label survives the filters.
@@ -146,7 +146,7 @@ def import_sequence(raw: RawSequence, dst_split_dir: str | Path, camera: CameraS
             write_representations(seq.repr_h5, _counted(frames, bar), camera.repr_hw,
                                   num_frames=len(grid.repr_end_ts_us), channels=2 * NBINS)
     per_repr = stats.events_per_window or [0]
-    return SequenceSummary(
+    return ImportedSequence(
         name=raw.name, split=split, num_events=stats.events_read, num_reprs=len(grid.repr_end_ts_us),
         num_label_frames=len(grid.frame_ts_us), num_boxes=len(labels),
         timestamps_repaired=stats.timestamps_repaired, mean_events_per_repr=float(np.mean(per_repr)))
@@ -178,12 +178,12 @@ def is_rvt_preprocessed(root: str | Path) -> bool:
     return False
 
 
-def _import_into(dst_root: Path, camera: CameraSpec, raw: RawSequence) -> SequenceSummary | None:
+def _import_into(dst_root: Path, camera: CameraSpec, raw: RawSequence) -> ImportedSequence | None:
     return import_sequence(raw, dst_root / raw.split, camera, raw.split)
 
 
 def import_dataset(src: str | Path, dst: str | Path, camera: CameraSpec,
-                   map_fn: Callable[[Callable, Iterable], Iterable] = map) -> list[SequenceSummary]:
+                   map_fn: Callable[[Callable, Iterable], Iterable] = map) -> list[ImportedSequence]:
     """Import every split of a raw dataset into ``dst``, then write ``labels_full.parquet`` per split.
 
     An already preprocessed RVT folder is used as it is: with ``dst == src`` only the label tables are
@@ -194,7 +194,7 @@ def import_dataset(src: str | Path, dst: str | Path, camera: CameraSpec,
     splits = [s for s in SPLITS if (src / s).is_dir()]
     if not splits:
         raise FileNotFoundError(f"{src}: no split folder ({', '.join(SPLITS)})")
-    summaries: list[SequenceSummary] = []
+    summaries: list[ImportedSequence] = []
     if is_rvt_preprocessed(src):
         log.info("%s is already in RVT layout: reading it as is", src)
         if src.resolve() != dst.resolve():

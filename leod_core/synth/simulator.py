@@ -32,7 +32,7 @@ from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.labels.label_files import write_label_file
 
 __all__ = [
-    "SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "SequenceSpec", "SequenceSummary", "SPLITS",
+    "SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "SequenceSpec", "SynthSequenceSummary", "SPLITS",
     "LABEL_PERIOD_US", "MIN_VISIBLE_FRACTION", "SynthGeometry", "synth_geometry", "sequence_specs", "sequence_rng",
     "simulate_sequence", "generate_sequence_files", "write_synth_dataset",
 ]
@@ -77,7 +77,7 @@ class SequenceSpec:
 
 
 @dataclass(frozen=True)
-class SequenceSummary:
+class SynthSequenceSummary:
     """Statistics of one generated sequence (returned by the mapped writer)."""
 
     name: str
@@ -234,7 +234,7 @@ class _Job:
     label_format: str = "npy"  # a key of LABEL_FORMATS
 
 
-def generate_sequence_files(job: _Job) -> SequenceSummary:
+def generate_sequence_files(job: _Job) -> SynthSequenceSummary:
     """Simulate one sequence and write its ``_td.dat`` and ``_bbox.npy`` / ``_bbox.csv`` (each atomically)."""
     t0, c0 = time.perf_counter(), time.thread_time()
     spec = job.spec
@@ -243,7 +243,7 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
     write_label_file(job.out_dir / spec.name, boxes, job.label_format)
     n_cls = spec.num_classes
     per_class = tuple(int(n) for n in np.bincount(boxes["class_id"], minlength=n_cls)[:n_cls])
-    summary = SequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
+    summary = SynthSequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
                               duration_s=spec.preset.duration_s, ego_motion=scene.ego_motion,
                               seconds=time.perf_counter() - t0, cpu_seconds=time.thread_time() - c0)
     log.info("%s: %d events, boxes per class %s, %.1f s", spec.name, len(events), per_class, summary.seconds)
@@ -253,7 +253,7 @@ def generate_sequence_files(job: _Job) -> SequenceSummary:
 def write_synth_dataset(dst: str | Path, preset: SynthPreset | str, seed: int,
                         map_fn: Callable[[Callable, Iterable], Iterator] = map,
                         geometry: SynthGeometry = SYNTH_CAMERA_GEOMETRY,
-                        label_format: str = "npy") -> list[SequenceSummary]:
+                        label_format: str = "npy") -> list[SynthSequenceSummary]:
     """Write the whole dataset of a preset under ``dst`` (replaced atomically); returns per-sequence stats.
 
     ``geometry``: sensor size and class count rendered (default: the synth camera's, 120 x 160, 2 classes).
