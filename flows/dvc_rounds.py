@@ -15,6 +15,7 @@ from typing import Any
 
 from leod_core.atomic import atomic_path
 from leod_core.config import load_config
+from leod_core.round_layout import pipeline_stages
 
 __all__ = ["ROUNDS_FILE", "rounds_vars", "render", "sync_rounds_file", "read_rounds_file", "main"]
 
@@ -31,8 +32,9 @@ def rounds_vars(rounds: int) -> dict[str, Any]:
     if rounds < 1:
         raise ValueError(f"params: rounds={rounds} is invalid for the DVC pipeline; allowed: >= 1 "
                          "(for supervised training only, run `dvc repro evaluate@0`)")
-    return {"self_train": {str(k): {"prev": k - 1} for k in range(1, rounds + 1)},
-            "all_rounds": list(range(rounds + 1)), "last_round": rounds}
+    stages = pipeline_stages(rounds)
+    return {"self_train": {str(s.round): {"prev": s.round - 1} for s in stages if s.kind == "pseudo_label"},
+            "all_rounds": [s.round for s in stages if s.kind == "evaluate"], "last_round": rounds}
 
 
 def render(rounds: int) -> str:

@@ -9,6 +9,7 @@ from prefect import flow
 
 from flows.runtime import map_as_tasks
 from leod_core.config import load_config
+from leod_core.round_layout import check_round
 from tasks.pseudo_label import label_sequence, write_round_labels
 from tasks.mlflow_log import stage_run
 
@@ -29,27 +30,25 @@ def pseudo_label_table(cfg, ckpt: Path, dataset: Path, kept: pd.DataFrame, devic
 @flow(name="pseudo-label", validate_parameters=False)
 def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: list[str] | None = None,
                       ckpt: str | None = None, out: str | None = None, dataset: str | None = None,
-                      device: str | None = None) -> dict[str, int]:
+                      device: str | None = None) -> dict[str, int | str]:
     """Pseudo-label the training split for round ``round_idx``: ``labels.parquet`` + ``leod_export/``
-    under ``out`` (default <artifacts>/round_K/labels). Returns box counts per source."""
+    under ``out`` (default <artifacts>/round_K/labels). Returns box counts per source, plus ``out``."""
     import torch
 
     from leod_core.labels.table import read_labels
 
     cfg = load_config(params, overrides)
-    k = round_idx
-    if k < 1:
-        raise ValueError(f"--round must be >= 1 (round 0 uses the sparse GT only), got {k}")
-    ckpt_p = Path(ckpt) if ckpt else cfg.round_dir(k - 1) / "model" / "last.pt"
+    k = check_round("pseudo_label", round_idx)
+    ckpt_p = Path(ckpt) if ckpt else cfg.layout.round(k - 1).weights
     if not ckpt_p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_p}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dataset_p = Path(dataset or cfg.paths.dataset)
-    out_p = Path(out) if out else cfg.round_dir(k) / "labels"
-    kept_path = cfg.round_dir(0) / "labels" / "labels.parquet"
+    out_p = Path(out) if out else cfg.layout.round(k).labels_dir
+    kept_path = cfg.layout.kept_labels
     with stage_run(cfg, "pseudo_label", k, deps=[str(ckpt_p), str(kept_path), str(dataset_p)]) as run:
         kept = read_labels(kept_path)
         df, seqs = pseudo_label_table(cfg, ckpt_p, dataset_p, kept, device)
         counts = write_round_labels(df, kept, seqs, dataset_p, out_p, cfg)
         run.log_metrics(counts, step=k, prefix="boxes.")
-    return counts
+    return counts | {"out": str(out_p)}

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from leod_core.config import load_config
+from leod_core.round_layout import QUALITY_FILE, check_round
 from tasks.pseudo_quality import measure_quality
 from tasks.mlflow_log import stage_run
 
@@ -16,17 +17,17 @@ __all__ = ["pseudo_quality_flow"]
 @flow(name="pseudo-quality", validate_parameters=False)
 def pseudo_quality_flow(round_idx: int, params: str = "params.yaml", overrides: list[str] | None = None,
                         labels: str | None = None, withheld: str | None = None, out: str | None = None) -> dict:
-    """Quality of round ``round_idx``'s pseudo labels (default paths as ``leod pseudo-quality``)."""
+    """Quality of round ``round_idx``'s pseudo labels (default paths: the round layout); returns the quality
+    record plus ``out`` (the folder written)."""
     cfg = load_config(params, overrides)
-    if round_idx < 1:
-        raise ValueError(f"--round must be >= 1 (round 0 has no pseudo labels), got {round_idx}")
-    labels_p = Path(labels) if labels else cfg.round_dir(round_idx) / "labels" / "labels.parquet"
-    withheld_p = Path(withheld) if withheld else cfg.round_dir(0) / "labels" / "withheld.parquet"
-    out_p = Path(out) if out else cfg.round_dir(round_idx) / "quality"
+    r = cfg.layout.round(check_round("pseudo_quality", round_idx))
+    labels_p = Path(labels) if labels else r.labels
+    withheld_p = Path(withheld) if withheld else cfg.layout.withheld
+    out_p = Path(out) if out else r.quality_dir
     with stage_run(cfg, "pseudo_quality", round_idx, deps=[str(labels_p.parent), str(withheld_p.parent)]) as run:
         q = measure_quality(labels_p, withheld_p, cfg.camera, out_p, round_idx)
         run.log_metrics({"overall": q["overall"], "per_class": q["per_class"], "counts": q["counts"]},
                         step=round_idx, prefix="pseudo.")
-        run.log_artifact(out_p / "quality.json")
+        run.log_artifact(out_p / QUALITY_FILE)
         run.log_artifact(out_p / "quality.png")
-    return q
+    return q | {"out": str(out_p)}

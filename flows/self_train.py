@@ -21,22 +21,15 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import StepFailed
+from leod_core.round_layout import stage_order
 
-__all__ = ["stage_order", "StageFailed", "failure_reason", "dvc_repro", "self_train_flow"]
+__all__ = ["StageFailed", "failure_reason", "dvc_repro", "self_train_flow"]
 
 log = logging.getLogger(__name__)
 
 #: the one line a failing ``leod`` command ends with (flows/cli.py), and DVC's own error line
 _LEOD_ERROR = re.compile(r"^leod [\w-]+: error: ")
 _DVC_ERROR = re.compile(r"^ERROR: ")
-
-
-def stage_order(rounds: int) -> list[str]:
-    """DVC stage names in pipeline order for ``rounds`` self-training rounds (as dvc.yaml names them)."""
-    stages = ["synth", "import", "subsample", "pretrain", "evaluate@0"]
-    for k in range(1, rounds + 1):
-        stages += [f"pseudo_label@{k}", f"pseudo_quality@{k}", f"train@{k}", f"evaluate@{k}"]
-    return stages + ["report"]
 
 
 def _tool_env() -> dict[str, str]:

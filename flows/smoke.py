@@ -93,21 +93,24 @@ def repro(repo: Path, env: dict[str, str], *args: str, timeout_s: float = 1800) 
 
 def check_outputs(repo: Path, rounds: int = 1) -> list[str]:
     """Problems with the pipeline's outputs (empty list = all good)."""
+    from leod_core.round_layout import ArtifactLayout
+
     problems: list[str] = []
-    art = repo / "artifacts"
+    layout = ArtifactLayout(repo / "artifacts")
     for k in range(rounds + 1):
-        m = art / f"round_{k}" / "eval" / "metrics.json"
+        r = layout.round(k)
+        m = r.metrics()
         if not m.is_file():
             problems.append(f"missing {m}")
             continue
         ap = json.loads(m.read_text()).get("AP")
         if not isinstance(ap, (int, float)) or not 0.0 <= ap <= 1.0:
             problems.append(f"{m}: AP={ap!r} not in [0, 1]")
-        for rel in ("model/last.pt", "model/loss.csv", "eval/pr.csv"):
-            if not (art / f"round_{k}" / rel).is_file():
-                problems.append(f"missing {art / f'round_{k}' / rel}")
+        for path in (r.weights, r.model_dir / "loss.csv", r.eval_dir() / "pr.csv"):
+            if not path.is_file():
+                problems.append(f"missing {path}")
     for k in range(1, rounds + 1):
-        q = art / f"round_{k}" / "quality" / "quality.json"
+        q = layout.round(k).quality
         if not q.is_file():
             problems.append(f"missing {q}")
             continue
@@ -115,9 +118,9 @@ def check_outputs(repo: Path, rounds: int = 1) -> list[str]:
         p = overall.get("precision@0.5")
         if p is not None and p == p and not 0.0 <= p <= 1.0:  # NaN allowed: no pseudo boxes on withheld frames
             problems.append(f"{q}: precision@0.5={p!r} not in [0, 1]")
-    for rel in ("report/rounds.csv", "report/rounds.png"):
-        if not (art / rel).is_file():
-            problems.append(f"missing {art / rel}")
+    for path in (layout.report_dir / "rounds.csv", layout.report_dir / "rounds.png"):
+        if not path.is_file():
+            problems.append(f"missing {path}")
     return problems
 
 

@@ -27,6 +27,7 @@ from flows.subsample import subsample_flow
 from flows.synth import synth_flow
 from flows.train import train_flow
 from leod_core.config import LeodConfig, load_config
+from leod_core.round_layout import ArtifactLayout, round_stages
 from leod_core.study import RunSpec, plan_study, run_fingerprint, select_runs, shard_runs
 from tasks.study import (check_run_identity, log_run_summary, marker_records, read_marker, run_stage,
                          write_study_outputs)
@@ -85,12 +86,8 @@ def run_overrides(ctx: StudyContext, spec: RunSpec) -> list[str]:
 def run_stages(spec: RunSpec) -> list[tuple[str, str, int]]:
     """Stage names of a run in order (``train@0``, ``evaluate@0``, ``pseudo_label@1``, ...), with the
     projection kind and round of each."""
-    stages: list[tuple[str, str, int]] = []
-    if spec.base is None:
-        stages += [("subsample", "subsample", 0), ("train@0", "train", 0), ("evaluate@0", "evaluate", 0)]
-    for k in range(1, spec.rounds + 1):
-        stages += [(f"pseudo_label@{k}", "pseudo_label", k), (f"pseudo_quality@{k}", "pseudo_quality", k),
-                   (f"train@{k}", "train", k), (f"evaluate@{k}", "evaluate", k)]
+    first = 0 if spec.base is None else 1
+    stages = [(s.name, s.kind, k) for k in range(first, spec.rounds + 1) for s in round_stages(k)]
     # named by the round count: a study extended to more rounds logs a new summary of the run
     return stages + [(f"summary@{spec.rounds}", "summary", spec.rounds)]
 
@@ -200,8 +197,8 @@ def _execute(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]
 
 def _link_round0(ctx: StudyContext, spec: RunSpec) -> None:
     """``<run>/round_0`` -> ``../<base>/round_0`` (relative symlink): the ablation's shared round 0."""
-    link = ctx.root / spec.run_id / "round_0"
-    target = Path("..") / str(spec.base) / "round_0"
+    link = ArtifactLayout(ctx.root / spec.run_id).round(0).root
+    target = Path("..") / str(spec.base) / link.name
     if link.is_symlink() and os.readlink(link) == str(target):
         return
     if link.exists() or link.is_symlink():

@@ -21,7 +21,7 @@ def subsample_flow(params: str = "params.yaml", overrides: list[str] | None = No
 
     cfg = load_config(params, overrides)
     full = labels_full_path(cfg.paths.dataset, "train")
-    out_dir = Path(out) if out else cfg.round_dir(0) / "labels"
+    out_dir = Path(out) if out else cfg.layout.round(0).labels_dir
     with stage_run(cfg, "subsample", round_idx=0, deps=[cfg.paths.dataset]) as run:
         result = subsample_labels(full, out_dir, cfg.subsample, cfg.data.sequence_length)
         run.log_metrics(result.metrics())

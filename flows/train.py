@@ -9,9 +9,10 @@ from pathlib import Path
 from prefect import flow
 
 from leod_core.config import load_config
+from leod_core.round_layout import METRICS_FILE, check_round
 from tasks.mlflow_log import stage_run
 from leod_core.train.loop import TIMING_FILE
-from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun, work_dir_for
+from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun
 
 __all__ = ["train_flow", "resolve_train_paths"]
 
@@ -20,13 +21,12 @@ def resolve_train_paths(cfg, round_idx: int, labels: str | None, out: str | None
                         init: str | None) -> tuple[Path, Path, Path | None]:
     """(labels, out, init) with the defaults of ``leod train``; init = round K-1's weights when
     ``train.init_from_previous`` (rounds >= 1)."""
-    if round_idx < 0:
-        raise ValueError(f"--round must be >= 0, got {round_idx}")
-    labels_p = Path(labels) if labels else cfg.round_dir(round_idx) / "labels" / "labels.parquet"
-    out_p = Path(out) if out else cfg.round_dir(round_idx) / "model"
+    r = cfg.layout.round(check_round("train", round_idx))
+    labels_p = Path(labels) if labels else r.labels
+    out_p = Path(out) if out else r.model_dir
     init_p = Path(init) if init else None
     if init_p is None and cfg.train.init_from_previous and round_idx >= 1:
-        init_p = cfg.round_dir(round_idx - 1) / "model" / "last.pt"
+        init_p = cfg.layout.round(round_idx - 1).weights
     if init_p is not None and not init_p.is_file():
         raise FileNotFoundError(f"initial weights not found: {init_p}")
     if not labels_p.is_file():
@@ -43,7 +43,7 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
     cfg = load_config(params, overrides)
     labels_p, out_p, init_p = resolve_train_paths(cfg, round_idx, labels, out, init)
     dataset_p = Path(dataset or cfg.paths.dataset)
-    work = work_dir_for(cfg, round_idx)
+    work = cfg.layout.round(round_idx).work_dir
     deps = [str(labels_p.parent), str(dataset_p)] + ([str(init_p.parent)] if init_p else [])
     with stage_run(cfg, "train", round_idx, deps=deps) as run:
         if cfg.train.devices > 1 and "LOCAL_RANK" not in os.environ:
@@ -57,7 +57,7 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
             train_model_torchrun(cfg.train.devices, argv)
             for step, metrics in loss_rows(work / "loss.csv"):
                 run.log_metrics(metrics, step=step)
-            result = json.loads((work / "metrics.json").read_text()) | json.loads((work / TIMING_FILE).read_text())
+            result = json.loads((work / METRICS_FILE).read_text()) | json.loads((work / TIMING_FILE).read_text())
         else:
             logger = run.step_logger()
             try:
@@ -69,5 +69,5 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
         run.log_metrics({k: v for k, v in result.items() if k in ("final_loss", "steps", "wall_s", "steps_per_s",
                                                                    "resumed_from", "best_ap") and v is not None})
         run.log_artifact(out_p / "loss.csv")
-        run.log_artifact(out_p / "metrics.json")
+        run.log_artifact(out_p / METRICS_FILE)
     return result

@@ -90,12 +90,16 @@ def _params_md5(repo: Path) -> str:
 def round_metrics(repo: Path) -> dict[str, dict[str, float]]:
     """{round: {metric: value}} of every evaluated round under ``repo/artifacts``."""
     from leod_core.config import load_config
+    from leod_core.round_layout import ArtifactLayout
 
-    art = repo / load_config(repo / "params.yaml").paths.artifacts
+    cfg = load_config(repo / "params.yaml")
+    layout = ArtifactLayout(repo / cfg.paths.artifacts)
     out = {}
-    for m in sorted(art.glob("round_*/eval/metrics.json"), key=lambda p: int(p.parts[-3].split("_")[1])):
-        data = json.loads(m.read_text())
-        out[m.parts[-3].split("_")[1]] = {k: float(data[k]) for k in _METRIC_KEYS if k in data}
+    for k in range(cfg.rounds + 1):
+        m = layout.round(k).metrics()
+        if m.is_file():
+            data = json.loads(m.read_text())
+            out[str(k)] = {key: float(data[key]) for key in _METRIC_KEYS if key in data}
     return out
 
 
@@ -123,7 +127,7 @@ def check_default_metrics(repo: Path = ROOT, expected_file: Path = DEFAULT_METRI
 
 
 def main(argv: list[str] | None = None) -> int:
-    from flows.self_train import stage_order
+    from leod_core.round_layout import stage_order
 
     parser = argparse.ArgumentParser(prog="python -m flows.verify", description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="write this run's hashes as the expectation")

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from leod_core.labels.label_files import LABEL_FORMATS
+from leod_core.round_layout import ArtifactLayout
 
 from leod_core.cameras import (
     CAMERAS, CameraError, CameraSpec, camera_from_mapping, is_camera_file, load_camera_file, resolve_camera,
@@ -292,8 +293,10 @@ class LeodConfig:
     def experiment_name(self) -> str:
         return self.mlflow.experiment or f"{self.camera.name}-{self.subsample.setting}-{self.subsample.ratio:g}"
 
-    def round_dir(self, k: int) -> Path:
-        return Path(self.paths.artifacts) / f"round_{k}"
+    @property
+    def layout(self) -> ArtifactLayout:
+        """Where this run's rounds keep their files (``paths.artifacts``; leod_core/round_layout.py)."""
+        return ArtifactLayout(self.paths.artifacts)
 
 
 # ----------------------------------------------------------------------------------------------- checks

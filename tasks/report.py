@@ -11,6 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_path
+from leod_core.round_layout import ArtifactLayout
 from tasks.mlflow_log import metric_name
 
 __all__ = ["ROUND_COLUMNS", "rounds_from_mlflow", "rounds_from_files", "write_report"]
@@ -53,16 +54,17 @@ def rounds_from_mlflow(tracking_uri: str, experiment: str, split: str, rounds: i
 
 
 @task(name="rounds-from-files", cache_policy=NO_CACHE)
-def rounds_from_files(artifacts: Path, rounds: int, eval_dir: str = "eval") -> pd.DataFrame:
-    """The same table from ``round_k/eval/metrics.json`` and ``round_k/quality/quality.json``."""
+def rounds_from_files(artifacts: Path, rounds: int, split: str = "test") -> pd.DataFrame:
+    """The same table from each round's evaluation (on ``split``) and pseudo-label quality files."""
     rows = []
+    layout = ArtifactLayout(artifacts)
     for k in range(rounds + 1):
         row = _empty_row(k)
-        m_path = Path(artifacts) / f"round_{k}" / eval_dir / "metrics.json"
+        m_path = layout.round(k).metrics(split)
         if m_path.is_file():
             m = json.loads(m_path.read_text())
             row.update({c: math.nan if m.get(c) is None else float(m[c]) for c in ("AP", "AP_50", "AP_75")})
-        q_path = Path(artifacts) / f"round_{k}" / "quality" / "quality.json"
+        q_path = layout.round(k).quality
         if q_path.is_file():
             q = json.loads(q_path.read_text())["overall"]
             # a ratio with nothing to count is written as null (NaN in JSON)

@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.config import SubsampleConfig
+from leod_core.round_layout import LABELS_FILE, WITHHELD_FILE
 
 __all__ = ["SubsampleResult", "subsample_labels"]
 
@@ -41,8 +42,8 @@ def subsample_labels(full_path: Path, out_dir: Path, sub: SubsampleConfig, seq_l
 
     full = read_labels(full_path)
     kept, withheld = subsample_table(full, sub.setting, sub.ratio, seq_len, sub.split_offset)
-    out_dir = Path(out_dir)
-    write_labels(kept, out_dir / "labels.parquet")
-    write_labels(withheld, out_dir / "withheld.parquet")
-    return SubsampleResult(out_dir / "labels.parquet", out_dir / "withheld.parquet", _frames(kept), len(kept),
+    kept_p, withheld_p = Path(out_dir) / LABELS_FILE, Path(out_dir) / WITHHELD_FILE
+    write_labels(kept, kept_p)
+    write_labels(withheld, withheld_p)
+    return SubsampleResult(kept_p, withheld_p, _frames(kept), len(kept),
                            int(kept["sequence"].nunique()), _frames(withheld), len(withheld))

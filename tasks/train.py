@@ -21,19 +21,12 @@ from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_dir
 from leod_core.config import LeodConfig
+from leod_core.round_layout import METRICS_FILE, MODEL_FILES, WEIGHTS_FILE
 from tasks.policies import retry_on_io_error
 
-__all__ = ["work_dir_for", "train_model", "train_model_torchrun", "publish_model", "loss_rows", "PUBLISHED_FILES"]
+__all__ = ["train_model", "train_model_torchrun", "publish_model", "loss_rows"]
 
 log = logging.getLogger(__name__)
-
-#: what a round's model folder holds (the DVC output): weights, best-val weights, loss curve, run summary
-PUBLISHED_FILES = ("last.pt", "best.pt", "loss.csv", "metrics.json")
-
-
-def work_dir_for(cfg: LeodConfig, round_idx: int) -> Path:
-    """Training work folder of a round (resume checkpoints live in its ``.work/``)."""
-    return Path(cfg.paths.artifacts) / ".work" / f"round_{round_idx}" / "model"
 
 
 @task(name="train-round", cache_policy=NO_CACHE)
@@ -63,20 +56,20 @@ def publish_model(work_dir: Path, out_dir: Path) -> Path:
     """Copy the finished files of ``work_dir`` into ``out_dir`` (replaced atomically), then delete the
     work folder (its resume checkpoint is spent). Returns ``out_dir/last.pt``."""
     work_dir, out_dir = Path(work_dir), Path(out_dir)
-    if not (work_dir / "last.pt").is_file():
-        raise FileNotFoundError(f"training left no weights: {work_dir / 'last.pt'}")
+    if not (work_dir / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"training left no weights: {work_dir / WEIGHTS_FILE}")
     with atomic_dir(out_dir) as tmp:
-        for name in PUBLISHED_FILES:
+        for name in MODEL_FILES:
             if (work_dir / name).is_file():
                 shutil.copy2(work_dir / name, tmp / name)
-        summary = tmp / "metrics.json"
+        summary = tmp / METRICS_FILE
         if summary.is_file():  # the trainer wrote work-folder paths; name the published files instead
             data = json.loads(summary.read_text())
-            data["weights"] = str(out_dir / "last.pt")
+            data["weights"] = str(out_dir / WEIGHTS_FILE)
             data["best"] = str(out_dir / "best.pt") if data.get("best") else None
             summary.write_text(json.dumps(data, indent=2) + "\n")
     shutil.rmtree(work_dir, ignore_errors=True)
-    return out_dir / "last.pt"
+    return out_dir / WEIGHTS_FILE
 
 
 def loss_rows(csv_path: Path) -> list[tuple[int, dict[str, float]]]:

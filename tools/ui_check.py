@@ -259,7 +259,7 @@ def browse(murl: str, purl: str, experiment: str, exp_id: str, runs: dict[str, s
 
 
 def _check_hashes(repo: Path) -> str:
-    from flows.self_train import stage_order
+    from leod_core.round_layout import stage_order
     from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes
 
     diffs = compare_hashes(json.loads(EXPECTED_FILE.read_text()), output_hashes(repo), stage_order(1))
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         # before Prefect's first import in this process: it reads its settings once, then
         os.environ.update(PREFECT_API_URL=f"{purl}/api", PREFECT_HOME=env["PREFECT_HOME"])
         prepare_environment(repo)
-        from flows.self_train import stage_order
+        from leod_core.round_layout import stage_order
 
         full_name = f"self-train/{DEPLOYMENT_NAME}"
         _wait_deployment(purl, full_name, 300)

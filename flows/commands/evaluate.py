@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from pathlib import Path
 
 from flows.cli import add_params_arguments
 
@@ -30,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from flows.commands.evaluate_boxes import print_metrics
     from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
+    from leod_core.round_layout import check_round
 
     cfg = load_config(args.params, args.overrides)
-    if args.round_idx < 0:
-        raise ValueError(f"--round must be >= 0, got {args.round_idx}")
+    check_round("evaluate", args.round_idx)  # before Prefect starts
     prepare_environment()
     from flows.evaluate import evaluate_flow
 
@@ -41,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     split = args.split or cfg.eval.split
     metrics = run_flow(evaluate_flow, cfg.orchestration, round_idx=k, params=args.params, overrides=args.overrides,
                        split=split, ckpt=args.ckpt, out=args.out, dataset=args.dataset, device=args.device)
-    out = Path(args.out) if args.out else cfg.round_dir(k) / ("eval" if split == "test" else "eval_val")
     print_metrics(metrics, cfg.camera.class_names, f"round {k}, {split} split")
-    print(f"evaluate round {k}: AP {metrics['AP']:.4f} -> {out}")
+    print(f"evaluate round {k}: AP {metrics['AP']:.4f} -> {metrics['out']}")
     return 0

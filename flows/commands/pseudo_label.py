@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from flows.cli import add_params_arguments
 
@@ -29,11 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
+    from leod_core.round_layout import check_round
 
     cfg = load_config(args.params, args.overrides)
-    k = args.round_idx
-    if k < 1:
-        raise ValueError(f"--round must be >= 1 (round 0 uses the sparse GT only), got {k}")
+    k = check_round("pseudo_label", args.round_idx)  # before Prefect starts
     prepare_environment()
     from flows.pseudo_label import pseudo_label_flow
 
@@ -41,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     counts = run_flow(pseudo_label_flow, cfg.orchestration, round_idx=k, params=args.params,
                       overrides=args.overrides, ckpt=args.ckpt, out=args.out, dataset=args.dataset,
                       device=args.device)
-    out = Path(args.out) if args.out else cfg.round_dir(k) / "labels"
     print(f"pseudo-label round {k}: {counts.get('total', 0)} boxes: gt {counts.get('gt', 0)}, "
           f"pseudo {counts.get('pseudo', 0)} ({counts.get('ignore', 0)} ignore), "
-          f"inpainted {counts.get('inpainted', 0)} -> {out}")
+          f"inpainted {counts.get('inpainted', 0)} -> {counts['out']}")
     return 0

@@ -7,7 +7,6 @@ writes <artifacts>/round_K/quality/quality.json and quality.png.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from flows.cli import add_params_arguments
 
@@ -28,18 +27,16 @@ def run(args: argparse.Namespace) -> int:
 
     from flows.runtime import prepare_environment, run_flow
     from leod_core.config import load_config
+    from leod_core.round_layout import check_round
     from leod_core.eval.quality import IOU_THRESHOLDS
 
     cfg = load_config(args.params, args.overrides)
-    k = args.round_idx
-    if k < 1:
-        raise ValueError(f"--round must be >= 1 (round 0 has no pseudo labels), got {k}")
+    k = check_round("pseudo_quality", args.round_idx)  # before Prefect starts
     prepare_environment()
     from flows.pseudo_quality import pseudo_quality_flow
 
-    out = Path(args.out) if args.out else cfg.round_dir(k) / "quality"
     q = run_flow(pseudo_quality_flow, cfg.orchestration, round_idx=k, params=args.params, overrides=args.overrides,
-                 labels=args.labels, withheld=args.withheld, out=str(out))
+                 labels=args.labels, withheld=args.withheld, out=args.out)
 
     table = Table(title=f"Pseudo-label quality, round {k} ({q['counts']['withheld_frames']} withheld frames)")
     table.add_column("class")
@@ -52,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
     Console().print(table)
     c = q["counts"]
     print(f"pseudo-quality round {k}: {c['pseudo']} pseudo, {c['ignore']} ignore, {c['inpainted']} inpainted, "
-          f"{c['gt']} GT boxes -> {out}")
+          f"{c['gt']} GT boxes -> {q['out']}")
     return 0

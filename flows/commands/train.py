@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from leod_core.config import load_config
+    from leod_core.round_layout import check_round
 
     cfg = load_config(args.params, args.overrides)
-    if args.round_idx < 0:
-        raise ValueError(f"--round must be >= 0, got {args.round_idx}")
+    check_round("train", args.round_idx)  # before Prefect starts
     if "LOCAL_RANK" in os.environ:  # one torchrun rank (started by the train flow): train into --out
         return _train_rank(args, cfg)
 

@@ -36,6 +36,7 @@ from leod_core.data.clip import ReaderFactory, ReprFiles
 from leod_core.data.random_access import RandomClipDataset
 from leod_core.data.sequence import TrainSequence, load_train_sequences
 from leod_core.data.streaming import StreamingTrainLoader
+from leod_core.round_layout import WITHHELD_FILE
 
 __all__ = ["split_batch_size", "stream_worker_count", "MixedLoader", "build_train_loader"]
 
@@ -174,9 +175,6 @@ def _identity(x: Any) -> Any:
     return x
 
 
-WITHHELD_NAME = "withheld.parquet"  # written beside round 0's labels.parquet by ``leod subsample``
-
-
 def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: str | Path,
                        withheld_path: str | Path | None | Literal["auto"] = "auto", sparse: bool | None = None,
                        seed: int | None = None, reader_factory: ReaderFactory | None = None,
@@ -192,7 +190,7 @@ def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: s
     from leod_core.labels.table import read_labels
 
     if withheld_path == "auto":
-        beside = Path(labels_path).parent / WITHHELD_NAME
+        beside = Path(labels_path).parent / WITHHELD_FILE
         withheld_path = beside if beside.is_file() and beside != Path(labels_path) else None
     kept = read_labels(labels_path)
     withheld = read_labels(withheld_path) if withheld_path is not None else None

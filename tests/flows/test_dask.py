@@ -145,6 +145,7 @@ def test_pseudo_label_on_dask_matches_threads(tmp_path, monkeypatch, dask_addres
         before = _tasks_done(dask_address)
         counts[name] = run_flow(pseudo_label_flow, orch, round_idx=1, params=str(REPO / "params.yaml"),
                                 overrides=overrides, device="cpu", out=str(tmp_path / name))
+        assert counts[name].pop("out") == str(tmp_path / name)
         ran_on_dask = _tasks_done(dask_address) - before
         assert ran_on_dask >= 3 if name == "dask" else ran_on_dask == 0
     assert counts["dask"] == counts["threads"] and counts["threads"]["pseudo"] > 40

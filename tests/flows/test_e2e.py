@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.self_train import stage_order
+from leod_core.round_layout import stage_order
 from flows.server import prefect_server
 from flows.smoke import MICRO_OVERRIDES, apply_overrides, check_outputs, make_repo_copy, repro, stage_env
 from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes

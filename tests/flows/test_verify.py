@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from flows.self_train import stage_order
+from leod_core.round_layout import stage_order
 from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes
 
 ORDER = stage_order(1)

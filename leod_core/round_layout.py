@@ -1,0 +1,189 @@
+"""Where a self-training run keeps its files, and the stages that make them, in pipeline order.
+
+One home for both facts, read by every layer: the commands (their ``--help`` defaults), the stage flows
+(default paths and round checks), ``rounds.yaml`` (the rounds dvc.yaml templates over), ``leod
+self-train`` (the stage order it drives), ``leod study`` (the stages of each run), the report, the smoke
+and verify checks. ``dvc.yaml`` spells the same stages for DVC, which needs a static file; a test
+checks that its stage names, order and outputs equal :func:`pipeline_stages` (tests/test_round_layout.py).
+
+Layout of ``paths.artifacts`` (one folder per round ``K``)::
+
+    round_K/labels/labels.parquet      training labels of round K (round 0: the kept sparse GT)
+    round_0/labels/withheld.parquet    the GT that subsampling withheld (pseudo-label quality)
+    round_K/labels/leod_export/        LEOD's pseudo-dataset layout (K >= 1)
+    round_K/model/last.pt              the round's weights (+ best.pt, loss.csv, metrics.json)
+    round_K/eval/, round_K/eval_val/   evaluation on the test / val split
+    round_K/quality/quality.json       pseudo-label quality (K >= 1)
+    report/                            rounds compared
+    .work/round_K/model/               training work folder (resume checkpoints), not a DVC output
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "MODEL_FILES", "EXPORT_DIR", "METRICS_FILE",
+           "QUALITY_FILE", "RoundPaths", "ArtifactLayout", "check_round", "first_round", "Stage",
+           "round_stages", "pipeline_stages", "stage_order"]
+
+LABELS_FILE = "labels.parquet"
+WITHHELD_FILE = "withheld.parquet"  # written beside round 0's labels.parquet by ``leod subsample``
+WEIGHTS_FILE = "last.pt"
+#: what a round's model folder holds (its DVC output): weights, best-val weights, loss curve, run summary
+MODEL_FILES = (WEIGHTS_FILE, "best.pt", "loss.csv", "metrics.json")
+EXPORT_DIR = "leod_export"
+METRICS_FILE = "metrics.json"
+QUALITY_FILE = "quality.json"
+
+#: the first round each per-round stage exists for, and why no earlier one
+_FIRST_ROUND: dict[str, tuple[int, str]] = {
+    "train": (0, ""),
+    "evaluate": (0, ""),
+    "pseudo_label": (1, " (round 0 uses the sparse GT only)"),
+    "pseudo_quality": (1, " (round 0 has no pseudo labels)"),
+}
+
+
+def first_round(kind: str) -> int:
+    """The smallest round index stage ``kind`` runs for (0 for train/evaluate, 1 for pseudo-labelling)."""
+    return _FIRST_ROUND[kind][0]
+
+
+def check_round(kind: str, k: int) -> int:
+    """``k`` if stage ``kind`` exists for round ``k``, else the one-line ``--round`` error."""
+    lo, why = _FIRST_ROUND[kind]
+    if k < lo:
+        raise ValueError(f"--round must be >= {lo}{why}, got {k}")
+    return k
+
+
+@dataclass(frozen=True)
+class RoundPaths:
+    """The files of round ``k`` under ``artifacts``."""
+
+    artifacts: Path
+    k: int
+
+    @property
+    def root(self) -> Path:
+        return self.artifacts / f"round_{self.k}"
+
+    @property
+    def labels_dir(self) -> Path:
+        return self.root / "labels"
+
+    @property
+    def labels(self) -> Path:
+        return self.labels_dir / LABELS_FILE
+
+    @property
+    def export_dir(self) -> Path:
+        return self.labels_dir / EXPORT_DIR
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def weights(self) -> Path:
+        return self.model_dir / WEIGHTS_FILE
+
+    @property
+    def work_dir(self) -> Path:
+        """Training work folder (resume checkpoints in its ``.work/``): outside the DVC outputs."""
+        return self.artifacts / ".work" / f"round_{self.k}" / "model"
+
+    def eval_dir(self, split: str = "test") -> Path:
+        return self.root / ("eval" if split == "test" else f"eval_{split}")
+
+    def metrics(self, split: str = "test") -> Path:
+        return self.eval_dir(split) / METRICS_FILE
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.root / "quality"
+
+    @property
+    def quality(self) -> Path:
+        return self.quality_dir / QUALITY_FILE
+
+
+@dataclass(frozen=True)
+class ArtifactLayout:
+    """All rounds of one run (``paths.artifacts``)."""
+
+    artifacts: Path
+
+    def __init__(self, artifacts: str | Path) -> None:
+        object.__setattr__(self, "artifacts", Path(artifacts))
+
+    def round(self, k: int) -> RoundPaths:
+        return RoundPaths(self.artifacts, k)
+
+    @property
+    def kept_labels(self) -> Path:
+        """Round 0's kept sparse GT: the labels every later round keeps as they are."""
+        return self.round(0).labels
+
+    @property
+    def withheld(self) -> Path:
+        return self.round(0).labels_dir / WITHHELD_FILE
+
+    @property
+    def report_dir(self) -> Path:
+        return self.artifacts / "report"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline: its kind (the ``leod`` command / flow) and round (None: once)."""
+
+    kind: str
+    round: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The run-level name (``train@0``, ``pseudo_label@1``; ``subsample``): study markers, logs."""
+        return self.kind if self.round is None or self.kind == "subsample" else f"{self.kind}@{self.round}"
+
+    @property
+    def dvc_name(self) -> str:
+        """The name dvc.yaml gives it: round 0's training is ``pretrain``, per-round stages ``kind@K``."""
+        if self.kind == "train" and self.round == 0:
+            return "pretrain"
+        return self.name
+
+    def outs(self, layout: ArtifactLayout, dataset: str | Path, synth: str | Path) -> list[Path]:
+        """What DVC tracks of this stage (dvc.yaml's ``outs``, ``metrics`` and ``plots``)."""
+        r = layout.round(self.round or 0)
+        ev = r.eval_dir()
+        return {"synth": lambda: [Path(synth)],
+                "import": lambda: [Path(dataset)],
+                "subsample": lambda: [r.labels_dir],
+                "train": lambda: [r.weights, r.model_dir / METRICS_FILE, r.model_dir / "loss.csv"],
+                "pseudo_label": lambda: [r.labels, r.export_dir],
+                "pseudo_quality": lambda: [r.quality, r.quality_dir / "quality.png"],
+                "evaluate": lambda: [ev / "frames", ev / METRICS_FILE, ev / "pr.csv", ev / "pr_curves.png"],
+                "report": lambda: [layout.report_dir / "rounds.png", layout.report_dir / "rounds.csv"]}[self.kind]()
+
+
+def round_stages(k: int) -> list[Stage]:
+    """The stages of round ``k`` in order: round 0 subsamples, trains and evaluates; round k >= 1
+    pseudo-labels with round k-1's model, measures the labels, retrains and evaluates."""
+    if k == 0:
+        return [Stage("subsample", 0), Stage("train", 0), Stage("evaluate", 0)]
+    return [Stage(kind, k) for kind in ("pseudo_label", "pseudo_quality", "train", "evaluate")]
+
+
+def pipeline_stages(rounds: int) -> list[Stage]:
+    """Every stage of the DAG with ``rounds`` self-training rounds, in an order that respects its deps."""
+    stages = [Stage("synth"), Stage("import")]
+    for k in range(rounds + 1):
+        stages += round_stages(k)
+    return stages + [Stage("report")]
+
+
+def stage_order(rounds: int) -> list[str]:
+    """DVC stage names in pipeline order (``leod self-train`` runs them one by one)."""
+    return [s.dvc_name for s in pipeline_stages(rounds)]
