@@ -75,12 +75,63 @@ def pseudo_label_quality(pseudo_df: pd.DataFrame, withheld_df: pd.DataFrame, cam
     ps_frames = _frame_slices(ps)
     counts.update(withheld_frames=len(gt_frames), withheld_gt=len(gt), pseudo_on_withheld=len(ps))
 
-    n_cls, n_thr = camera.num_classes, len(IOU_THRESHOLDS)
-    gt_hit = np.zeros((n_cls, n_thr))  # GT boxes covered
-    ps_hit = np.zeros((n_cls, n_thr))  # pseudo boxes matching a GT
+    matches = _match_frames(gt, ps, gt_frames, ps_frames, camera.num_classes)
+    # COCO AP, one image per withheld frame, repr pixels, no Prophesee filters
+    unfiltered = dataclasses.replace(camera, eval_skip_us=-1, eval_min_diag=0.0, eval_min_side=0.0)
+    scale = camera.label_scale
+    gt_k = {f"{s}:{f}": _prophesee(gt.iloc[sl], scale) for (s, f), sl in gt_frames.items()}
+    dt_k = {f"{s}:{f}": _prophesee(ps.iloc[sl], scale) for (s, f), sl in ps_frames.items()}
+    coco = evaluate_detections(gt_k, dt_k, unfiltered, downsampled_by_2=camera.downsample_by_2)
+
+    per_class: dict[str, dict[str, float]] = {}
+    for k, name in enumerate(camera.class_names):
+        per_class[name] = matches.of_class(k) | {m: coco[f"{m}_{name}"] for m in ("AP", "AP_50", "AP_75")}
+    overall = matches.pooled() | {m: coco[m] for m in ("AP", "AP_50", "AP_75")}
+    if not gt_frames:
+        log.warning("pseudo_label_quality: the withheld table has no boxes; nothing to score")
+    return {"per_class": per_class, "overall": overall, "counts": counts}
+
+
+@dataclasses.dataclass
+class _Matches:
+    """IoU matches of pseudo and GT boxes, per class (rows) and :data:`IOU_THRESHOLDS` (columns)."""
+
+    gt_hit: np.ndarray  # GT boxes covered by a pseudo box
+    ps_hit: np.ndarray  # pseudo boxes matching a GT box
+    n_gt: np.ndarray  # per class
+    n_ps: np.ndarray
+    frame_r: list[list[np.ndarray]]  # per class, per frame with GT of the class: fraction per threshold (LEOD)
+    frame_p: list[list[np.ndarray]]
+
+    def of_class(self, k: int) -> dict[str, float]:
+        """Counts, pooled and per-frame recall / precision of class ``k``."""
+        d: dict[str, float] = {"num_gt": int(self.n_gt[k]), "num_pseudo": int(self.n_ps[k])}
+        frame_r, frame_p = self.frame_r[k], self.frame_p[k]
+        for j, thr in enumerate(IOU_THRESHOLDS):
+            d[f"recall@{thr}"] = _ratio(self.gt_hit[k, j], self.n_gt[k])
+            d[f"precision@{thr}"] = _ratio(self.ps_hit[k, j], self.n_ps[k])
+            d[f"frame_recall@{thr}"] = float(np.mean([r[j] for r in frame_r])) if frame_r else float("nan")
+            d[f"frame_precision@{thr}"] = float(np.mean([p[j] for p in frame_p])) if frame_p else float("nan")
+        return d
+
+    def pooled(self) -> dict[str, float]:
+        """Counts and recall / precision pooled over the boxes of every class."""
+        d: dict[str, float] = {"num_gt": int(self.n_gt.sum()), "num_pseudo": int(self.n_ps.sum())}
+        for j, thr in enumerate(IOU_THRESHOLDS):
+            d[f"recall@{thr}"] = _ratio(self.gt_hit[:, j].sum(), self.n_gt.sum())
+            d[f"precision@{thr}"] = _ratio(self.ps_hit[:, j].sum(), self.n_ps.sum())
+        return d
+
+
+def _match_frames(gt: pd.DataFrame, ps: pd.DataFrame, gt_frames: dict[tuple[str, int], slice],
+                  ps_frames: dict[tuple[str, int], slice], n_cls: int) -> _Matches:
+    """Match the pseudo boxes of each withheld frame to its GT boxes of the same class."""
+    n_thr = len(IOU_THRESHOLDS)
+    gt_hit = np.zeros((n_cls, n_thr))
+    ps_hit = np.zeros((n_cls, n_thr))
     n_gt, n_ps = np.zeros(n_cls), np.zeros(n_cls)
-    frame_r = [[] for _ in range(n_cls)]  # per-frame fractions (LEOD)
-    frame_p = [[] for _ in range(n_cls)]
+    frame_r: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
+    frame_p: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
     g_xyxy = xywh_to_xyxy(gt[["x", "y", "w", "h"]].to_numpy()) if len(gt) else np.zeros((0, 4))
     p_xyxy = xywh_to_xyxy(ps[["x", "y", "w", "h"]].to_numpy()) if len(ps) else np.zeros((0, 4))
     g_cls, p_cls = gt["class_id"].to_numpy(), ps["class_id"].to_numpy()
@@ -102,29 +153,4 @@ def pseudo_label_quality(pseudo_df: pd.DataFrame, withheld_df: pd.DataFrame, cam
                 frame_r[k].append((iou > np.array(IOU_THRESHOLDS)[:, None, None]).any(2).mean(1))
                 frame_p[k].append((iou > np.array(IOU_THRESHOLDS)[:, None, None]).any(1).mean(1)
                                   if len(pm) else np.zeros(n_thr))
-
-    # COCO AP, one image per withheld frame, repr pixels, no Prophesee filters
-    unfiltered = dataclasses.replace(camera, eval_skip_us=-1, eval_min_diag=0.0, eval_min_side=0.0)
-    scale = camera.label_scale
-    gt_k = {f"{s}:{f}": _prophesee(gt.iloc[sl], scale) for (s, f), sl in gt_frames.items()}
-    dt_k = {f"{s}:{f}": _prophesee(ps.iloc[sl], scale) for (s, f), sl in ps_frames.items()}
-    coco = evaluate_detections(gt_k, dt_k, unfiltered, downsampled_by_2=camera.downsample_by_2)
-
-    per_class: dict[str, dict[str, float]] = {}
-    for k, name in enumerate(camera.class_names):
-        d: dict[str, float] = {"num_gt": int(n_gt[k]), "num_pseudo": int(n_ps[k])}
-        for j, thr in enumerate(IOU_THRESHOLDS):
-            d[f"recall@{thr}"] = _ratio(gt_hit[k, j], n_gt[k])
-            d[f"precision@{thr}"] = _ratio(ps_hit[k, j], n_ps[k])
-            d[f"frame_recall@{thr}"] = float(np.mean([r[j] for r in frame_r[k]])) if frame_r[k] else float("nan")
-            d[f"frame_precision@{thr}"] = float(np.mean([p[j] for p in frame_p[k]])) if frame_p[k] else float("nan")
-        d.update({m: coco[f"{m}_{name}"] for m in ("AP", "AP_50", "AP_75")})
-        per_class[name] = d
-    overall: dict[str, float] = {"num_gt": int(n_gt.sum()), "num_pseudo": int(n_ps.sum())}
-    for j, thr in enumerate(IOU_THRESHOLDS):
-        overall[f"recall@{thr}"] = _ratio(gt_hit[:, j].sum(), n_gt.sum())
-        overall[f"precision@{thr}"] = _ratio(ps_hit[:, j].sum(), n_ps.sum())
-    overall.update({m: coco[m] for m in ("AP", "AP_50", "AP_75")})
-    if not gt_frames:
-        log.warning("pseudo_label_quality: the withheld table has no boxes; nothing to score")
-    return {"per_class": per_class, "overall": overall, "counts": counts}
+    return _Matches(gt_hit, ps_hit, n_gt, n_ps, frame_r, frame_p)

@@ -92,35 +92,45 @@ def iter_window_histograms(chunks: Iterable[EventChunk | np.ndarray], window_end
         if not isinstance(chunk, EventChunk):
             chunk = EventChunk.from_records(chunk)
         stats.events_read += len(chunk)
-        t = chunk.t
-        fixed = t
-        if t[0] < last_t or np.any(t[1:] < t[:-1]):  # the running max is slow: only when needed
-            if t.min() < 0:
-                raise ValueError(f"{source}: negative event timestamps")
-            fixed = np.maximum(np.maximum.accumulate(t), last_t)
-            if stats.timestamps_repaired == 0:
-                log.warning("%s: timestamps decrease; raising them to the running maximum (as RVT)", source)
-            stats.timestamps_repaired += int(np.count_nonzero(fixed != t))
-        elif t[0] < 0:  # sorted: the first is the smallest
-            raise ValueError(f"{source}: negative event timestamps")
-        last_t = int(fixed[-1])
-        max_x, max_y = int(chunk.x.max()), int(chunk.y.max())
-        if max_x >= width or max_y >= height:
-            raise ValueError(f"{source}: events outside the sensor size {height}x{width} "
-                             f"(max x {max_x}, max y {max_y})")
-        if int(chunk.p.max()) > 1:
-            raise ValueError(f"{source}: event polarity must be 0 or 1")
-
-        chunk = EventChunk(fixed, chunk.x, chunk.y, chunk.p)
+        chunk = _checked_chunk(chunk, last_t, sensor_hw, source, stats)
+        last_t = int(chunk.t[-1])
         # a window is complete once an event later than its end has been seen
         yield from emit(chunk, int(np.searchsorted(ends, last_t, side="left")))
         if next_win == len(ends):
             break
-        # keep only what unfinished windows can still use
-        keep_t = starts_us[next_win]
-        if len(pending) and pending.t[-1] >= keep_t:  # the next window reaches back before this chunk
-            kept = pending[int(np.searchsorted(pending.t, keep_t, side="left")):]
-            pending = EventChunk.concat(kept, chunk)
-        else:
-            pending = chunk[int(np.searchsorted(chunk.t, keep_t, side="left")):]
+        pending = _still_needed(pending, chunk, starts_us[next_win])
     yield from emit(EventChunk.empty(), len(ends))
+
+
+def _checked_chunk(chunk: EventChunk, last_t: int, sensor_hw: tuple[int, int], source: str,
+                   stats: StreamStats) -> EventChunk:
+    """``chunk`` with decreasing times raised to the running maximum from ``last_t`` (counted in ``stats``);
+    negative times, coordinates outside ``sensor_hw`` and polarities other than 0/1 raise ValueError."""
+    t = chunk.t
+    fixed = t
+    if t[0] < last_t or np.any(t[1:] < t[:-1]):  # the running max is slow: only when needed
+        if t.min() < 0:
+            raise ValueError(f"{source}: negative event timestamps")
+        fixed = np.maximum(np.maximum.accumulate(t), last_t)
+        if stats.timestamps_repaired == 0:
+            log.warning("%s: timestamps decrease; raising them to the running maximum (as RVT)", source)
+        stats.timestamps_repaired += int(np.count_nonzero(fixed != t))
+    elif t[0] < 0:  # sorted: the first is the smallest
+        raise ValueError(f"{source}: negative event timestamps")
+    height, width = sensor_hw
+    max_x, max_y = int(chunk.x.max()), int(chunk.y.max())
+    if max_x >= width or max_y >= height:
+        raise ValueError(f"{source}: events outside the sensor size {height}x{width} "
+                         f"(max x {max_x}, max y {max_y})")
+    if int(chunk.p.max()) > 1:
+        raise ValueError(f"{source}: event polarity must be 0 or 1")
+    return EventChunk(fixed, chunk.x, chunk.y, chunk.p)
+
+
+def _still_needed(pending: EventChunk, chunk: EventChunk, keep_t: int) -> EventChunk:
+    """The events of ``pending`` + ``chunk`` from ``keep_t`` (the first unfinished window's start) on: a view
+    into ``chunk``, or a copy when that window reaches back before it."""
+    if len(pending) and pending.t[-1] >= keep_t:
+        kept = pending[int(np.searchsorted(pending.t, keep_t, side="left")):]
+        return EventChunk.concat(kept, chunk)
+    return chunk[int(np.searchsorted(chunk.t, keep_t, side="left")):]

@@ -31,7 +31,7 @@ from leod_core.train.history import LossHistory
 from leod_core.train.resume import TrainState, load_train_state, save_train_state
 from leod_core.train.rnn_state import RnnStateStore
 from leod_core.train.schedule import OneCycle, make_scheduler
-from leod_core.train.step import bptt_forward
+from leod_core.train.step import StepOutput, bptt_forward
 
 __all__ = ["TrainResult", "TRAINING_SECTIONS", "training_config", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
            "run_training", "pick_device"]
@@ -170,59 +170,29 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
            info: ddp.DistInfo, device: torch.device, fingerprint: dict[str, Any]) -> TrainResult:
     peak_lr, total = round_lr_steps(cfg, round_idx)
     settings = loss_settings(cfg, round_idx)
-    model.to(device)
-    if device.type == "cuda" and info.distributed:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=0.0)
-    scheduler = make_scheduler(optimizer, total, OneCycle.from_config(cfg.train, peak_lr))
     amp_dtype = _amp_dtype(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, loader=loader,
-                       rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=training_config(cfg),
-                       round_idx=round_idx, total=total, fingerprint=dict(fingerprint))
+    state = _new_state(cfg, round_idx, model, spec, loader, peak_lr, total, amp_dtype, info, device, fingerprint)
     ckpt_path = out_dir / CKPT_NAME
     start = load_train_state(ckpt_path, state, info)
     if start == 0 and init_weights is not None:
-        load_weights_into(model, Path(init_weights), spec)  # any weights file, or a raw RVT/LEOD .ckpt
+        load_weights_into(state.model, Path(init_weights), spec)  # any weights file, or a raw RVT/LEOD .ckpt
         log.info("round %d initialised from %s", round_idx, init_weights)
-    ddp.broadcast_module(model)
+    ddp.broadcast_module(state.model)
 
     log_every = max(1, min(50, total // 200))
     bar = _progress(total, start, enabled=info.is_main)
     t0 = time.perf_counter()
-    window_t, window_start = t0, start
-    sums: dict[str, torch.Tensor] = {}
-    window_n = 0
+    window = _LogWindow(t=t0, start=start)
     batches = _forever(loader)
-    model.train()
+    state.model.train()
     try:
         for step in range(start, total):
-            batch = next(batches)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                out = bptt_forward(model, batch, state.rnn, device, settings)
+            out, lr = _step(state, next(batches), device, settings, amp_dtype, cfg.train.clip_value)
             if out.loss is not None:
-                scaler.scale(out.loss).backward()
-            if ddp.sum_across(float(out.num_frames), device) > 0:
-                ddp.average_gradients(model.parameters())
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_value_(model.parameters(), cfg.train.clip_value)
-                scaler.step(optimizer)
-                scaler.update()
-            ddp.broadcast_module(model, params=False)  # BatchNorm running stats follow rank 0 (as DDP)
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-            if out.loss is not None:
-                _accumulate(sums, {"loss": out.loss.detach(), **out.parts})
-                window_n += 1
+                window.add({"loss": out.loss.detach(), **out.parts})
             done = step + 1
             if done % log_every == 0 or done == total:
-                now = time.perf_counter()
-                metrics = {k: float(v) / max(window_n, 1) for k, v in sums.items()}
-                metrics = _rename(metrics) | {"lr": lr}
-                state.history.append(done, metrics)  # no speed in the loss curve: it is a DVC output
-                metrics["steps_per_s"] = (done - window_start) / max(now - window_t, 1e-9)
-                sums, window_n, window_t, window_start = {}, 0, now, done
+                metrics = window.close(done, lr, state.history)
                 if info.is_main:
                     bar.update(done - bar.n)
                     bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.3f}",
@@ -230,20 +200,89 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
                     if callback is not None:
                         callback(done, metrics)
             if validator is not None and (done % cfg.train.val_every == 0 or done == total):
-                _validate(validator, model, state, out_dir, done, info)
+                _validate(validator, state.model, state, out_dir, done, info)
             if done % cfg.train.ckpt_every == 0 or done == total:
                 save_train_state(ckpt_path, state, done)  # collective; rank 0 writes
                 if info.is_main:
                     state.history.write_csv(out_dir / "loss.csv")
     finally:
         bar.close()
-    wall = time.perf_counter() - t0
+    return _finish(state, out_dir, start, time.perf_counter() - t0, info)
+
+
+def _new_state(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, loader: Iterable[Any],
+               peak_lr: float, total: int, amp_dtype: torch.dtype | None, info: ddp.DistInfo, device: torch.device,
+               fingerprint: dict[str, Any]) -> TrainState:
+    """A fresh training state: the model on ``device`` (SyncBatchNorm under multi-GPU DDP), AdamW, the
+    OneCycle schedule over ``total`` steps and the AMP scaler (active for fp16 only)."""
+    model.to(device)
+    if device.type == "cuda" and info.distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=0.0)
+    scheduler = make_scheduler(optimizer, total, OneCycle.from_config(cfg.train, peak_lr))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    return TrainState(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, loader=loader,
+                      rnn=RnnStateStore(), history=LossHistory(), spec=spec, config=training_config(cfg),
+                      round_idx=round_idx, total=total, fingerprint=dict(fingerprint))
+
+
+def _step(state: TrainState, batch: Any, device: torch.device, settings: Any, amp_dtype: torch.dtype | None,
+          clip_value: float) -> tuple[StepOutput, float]:
+    """One optimisation step; returns the forward's output and the LR the step used. When no rank has a
+    labelled frame the weights stay as they are (the schedule still advances, as every rank's does)."""
+    model, optimizer, scaler = state.model, state.optimizer, state.scaler
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        out = bptt_forward(model, batch, state.rnn, device, settings)
+    if out.loss is not None:
+        scaler.scale(out.loss).backward()
+    if ddp.sum_across(float(out.num_frames), device) > 0:
+        ddp.average_gradients(model.parameters())
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_value_(model.parameters(), clip_value)
+        scaler.step(optimizer)
+        scaler.update()
+    ddp.broadcast_module(model, params=False)  # BatchNorm running stats follow rank 0 (as DDP)
+    lr = optimizer.param_groups[0]["lr"]
+    state.scheduler.step()
+    return out, lr
+
+
+@dataclass
+class _LogWindow:
+    """The steps since the last log line: their summed losses (the line shows the mean) and its start."""
+
+    t: float  # perf_counter() when the window began
+    start: int  # step when the window began
+    sums: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    n: int = 0  # steps with a loss
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        _accumulate(self.sums, values)
+        self.n += 1
+
+    def close(self, step: int, lr: float, history: LossHistory) -> dict[str, float]:
+        """Mean losses and ``lr`` go to ``history`` (no speed there: the loss curve is a DVC output); returns
+        them with the window's steps/s, and the next window begins."""
+        now = time.perf_counter()
+        metrics = {k: float(v) / max(self.n, 1) for k, v in self.sums.items()}
+        metrics = _rename(metrics) | {"lr": lr}
+        history.append(step, metrics)
+        metrics["steps_per_s"] = (step - self.start) / max(now - self.t, 1e-9)
+        self.sums, self.n, self.t, self.start = {}, 0, now, step
+        return metrics
+
+
+def _finish(state: TrainState, out_dir: Path, start: int, wall: float, info: ddp.DistInfo) -> TrainResult:
+    """Rank 0 writes ``last.pt``, ``metrics.json`` and :data:`TIMING_FILE`; every rank returns the result."""
     weights = out_dir / "last.pt"
     if info.is_main:
-        save_weights(weights, model.state_dict(), spec, state.config, meta={"round": round_idx, "step": total})
+        save_weights(weights, state.model.state_dict(), state.spec, state.config,
+                     meta={"round": state.round_idx, "step": state.total})
     result = TrainResult(weights=weights, best=out_dir / "best.pt" if state.best_ap is not None else None,
-                         steps=total, final_loss=state.history.last("loss"), wall_s=wall,
-                         steps_per_s=(total - start) / max(wall, 1e-9), resumed_from=start, best_ap=state.best_ap)
+                         steps=state.total, final_loss=state.history.last("loss"), wall_s=wall,
+                         steps_per_s=(state.total - start) / max(wall, 1e-9), resumed_from=start,
+                         best_ap=state.best_ap)
     if info.is_main:
         for name, record in (("metrics.json", result.reproducible()),
                              (TIMING_FILE, {k: result.to_json()[k] for k in TIMING_FIELDS})):
