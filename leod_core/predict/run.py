@@ -115,6 +115,32 @@ def _video_scale(camera: CameraSpec, min_height: int) -> int:
     return max(1, math.ceil(min_height / camera.repr_hw[0]))
 
 
+def _detect(model: Any, features: Any, cfg: PredictConfig, track: LinearTracker | None,
+            frame_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One window's (N, 7) boxes in representation pixels, the mask of those shown (score >=
+    ``cfg.score_threshold``) and each box's track id (-1: not shown, or no tracker)."""
+    boxes = np.asarray(model.predict(features, cfg.conf_threshold, cfg.nms_iou)[0], np.float32).reshape(-1, 7)
+    shown = boxes[:, 5] >= cfg.score_threshold
+    ids = np.full(len(boxes), -1, np.int32)
+    if track is not None:
+        b = boxes[shown]
+        centre = np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3], b[:, 4]])
+        ids[shown] = track.update(frame_index, centre)
+    return boxes, shown, ids
+
+
+def _video_writer(out_dir: Path, name: str, camera: CameraSpec, cfg: PredictConfig, fps: Fraction, scale: int,
+                  with_gt: bool, video: bool, gif: bool) -> tuple[VideoWriter, list[Path]]:
+    """The (not yet entered) writer of recording ``name``'s video and/or GIF in ``out_dir`` and the paths it
+    writes; its frame size is that of a composed frame (with a GT panel when ``with_gt``)."""
+    blank = compose_frame(np.zeros((20, *camera.repr_hw), np.uint8), np.zeros((0, 7), np.float32), None,
+                          np.zeros((0, 6), np.float32) if with_gt else None, camera.class_names, scale)
+    vpath = out_dir / f"{name}{VIDEO_SUFFIX}" if video else None
+    gpath = out_dir / f"{name}{GIF_SUFFIX}" if gif else None
+    writer = VideoWriter(vpath, blank.shape[:2], fps, gpath, gif_frames=math.ceil(cfg.gif_seconds * float(fps)))
+    return writer, [p for p in (vpath, gpath) if p is not None]
+
+
 def predict_recording(model: Any, recording: str | Path | Recording, camera: CameraSpec, out_dir: str | Path,
                       cfg: PredictConfig = PredictConfig(), *, tracker: TrackerConfig | None = None,
                       video: bool = False, gif: bool = False, labels: str | Path | None = None,
@@ -149,13 +175,9 @@ def predict_recording(model: Any, recording: str | Path | Recording, camera: Cam
         files = [writer.bbox_path, writer.parquet_path]
         vw = None
         if video or gif:
-            blank = compose_frame(np.zeros((20, *camera.repr_hw), np.uint8), np.zeros((0, 7), np.float32), None,
-                                  None if gt is None else np.zeros((0, 6), np.float32), camera.class_names, scale)
-            vpath = out_dir / f"{rec.name}{VIDEO_SUFFIX}" if video else None
-            gpath = out_dir / f"{rec.name}{GIF_SUFFIX}" if gif else None
-            vw = stack.enter_context(VideoWriter(vpath, blank.shape[:2], fps, gpath,
-                                                 gif_frames=math.ceil(cfg.gif_seconds * float(fps))))
-            files += [p for p in (vpath, gpath) if p is not None]
+            vw, paths = _video_writer(out_dir, rec.name, camera, cfg, fps, scale, gt is not None, video, gif)
+            stack.enter_context(vw)
+            files += paths
         states = None
         was_training = getattr(model, "training", False)
         model.eval()
@@ -171,15 +193,7 @@ def predict_recording(model: Any, recording: str | Path | Recording, camera: Cam
                             (not at_labels and frame.index % stride):
                         continue
                     n_pred += 1
-                    boxes = np.asarray(model.predict(features, cfg.conf_threshold, cfg.nms_iou)[0],
-                                       np.float32).reshape(-1, 7)
-                    shown = boxes[:, 5] >= cfg.score_threshold
-                    ids = np.full(len(boxes), -1, np.int32)
-                    if track is not None:
-                        b = boxes[shown]
-                        centre = np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3],
-                                                  b[:, 4]])
-                        ids[shown] = track.update(frame.index, centre)
+                    boxes, shown, ids = _detect(model, features, cfg, track, frame.index)
                     sensor = boxes.copy()
                     sensor[:, :4] /= np.float32(camera.label_scale)
                     writer.add(frame.t_us, sensor, ids)

@@ -184,25 +184,28 @@ class LinearTracker:
             self._misses.append((self._id[missed], np.full(int(missed.sum()), step),
                                  np.column_stack([pred[missed], self._cls[missed]])))
             self._miss_frames.append(frame_id)
-        # new tracks for unmatched detections
         fresh = np.ones(n, bool)
         fresh[cols] = False
-        k = int(fresh.sum())
-        if k:
-            ids = np.arange(self._num_tracks, self._num_tracks + k)
-            self._num_tracks += k
-            box_track[fresh] = ids
-            self._id = np.concatenate([self._id, ids])
-            self._box = np.concatenate([self._box, dets[fresh, :4]])
-            self._cls = np.concatenate([self._cls, dets[fresh, 4]])
-            self._vel = np.concatenate([self._vel, np.zeros((k, 2))])
-            self._conf = np.concatenate([self._conf, np.full(k, self.q)])
-            self._age = np.concatenate([self._age, np.zeros(k, np.int64)])
-            self._hits = np.concatenate([self._hits, np.ones(k, np.int64)])
-            self._gt = np.concatenate([self._gt, is_gt[fresh]])
-            self._last_match = np.concatenate([self._last_match, np.full(k, step)])
+        if fresh.any():
+            box_track[fresh] = self._start_tracks(dets[fresh], is_gt[fresh], step)
         self._retire(self._conf < self.min_conf, done=True)
         return box_track
+
+    def _start_tracks(self, dets: np.ndarray, is_gt: np.ndarray, step: int) -> np.ndarray:
+        """New tracks (still, confidence ``q``, one hit) for unmatched (k, 5) detections; returns their ids."""
+        k = len(dets)
+        ids = np.arange(self._num_tracks, self._num_tracks + k)
+        self._num_tracks += k
+        self._id = np.concatenate([self._id, ids])
+        self._box = np.concatenate([self._box, dets[:, :4]])
+        self._cls = np.concatenate([self._cls, dets[:, 4]])
+        self._vel = np.concatenate([self._vel, np.zeros((k, 2))])
+        self._conf = np.concatenate([self._conf, np.full(k, self.q)])
+        self._age = np.concatenate([self._age, np.zeros(k, np.int64)])
+        self._hits = np.concatenate([self._hits, np.ones(k, np.int64)])
+        self._gt = np.concatenate([self._gt, is_gt])
+        self._last_match = np.concatenate([self._last_match, np.full(k, step)])
+        return ids
 
     def finish(self) -> TrackRun:
         """End the sequence: live tracks finish with ``done=False``."""

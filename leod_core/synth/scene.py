@@ -121,12 +121,10 @@ def _speed_factor(rng: np.random.Generator, t: np.ndarray, stop: tuple[float, fl
     return f
 
 
-def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, kind: int, height: int, width: int,
-                   duration: float, step_s: float, n_steps: int, offset_fn, ego_v) -> SceneObject:
-    # a distractor draws nothing from its kind; the factors of classes 0 and 1 are 1.0 (exact: same scenes)
-    look = OBJECT_KINDS[max(kind, 0)]
-    is_ped = kind != DISTRACTOR and look.shape == "ped"
-    side = rng.choice([-1.0, 1.0])  # screen direction of travel: +1 left -> right
+def _sample_body(rng: np.random.Generator, preset: SynthPreset, kind: int, look: ObjectKind, is_ped: bool,
+                 side: float, height: int) -> tuple[CarShape | PedShape | BlobShape, tuple[float, float], float, float]:
+    """Shape, velocity relative to the moving camera (vy, vx; px/s), starting row and speed ramp (s)
+    of one object of ``kind`` travelling in direction ``side``."""
     if kind == DISTRACTOR:
         shape = BlobShape(w=rng.uniform(6, 26), h=rng.uniform(6, 26))
         speed = rng.uniform(10.0, 60.0)
@@ -151,6 +149,16 @@ def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, k
         v_rel = (rng.uniform(-0.06, 0.06) * speed, side * speed)
         cy0 = rng.uniform(0.35, 0.9) * height
         ramp = 0.4
+    return shape, v_rel, cy0, ramp
+
+
+def _sample_object(rng: np.random.Generator, preset: SynthPreset, obj_id: int, kind: int, height: int, width: int,
+                   duration: float, step_s: float, n_steps: int, offset_fn, ego_v) -> SceneObject:
+    # a distractor draws nothing from its kind; the factors of classes 0 and 1 are 1.0 (exact: same scenes)
+    look = OBJECT_KINDS[max(kind, 0)]
+    is_ped = kind != DISTRACTOR and look.shape == "ped"
+    side = rng.choice([-1.0, 1.0])  # screen direction of travel: +1 left -> right
+    shape, v_rel, cy0, ramp = _sample_body(rng, preset, kind, look, is_ped, side, height)
     hx, _ = shape.half_extent()
     t_cross = (width + 2 * hx) / abs(v_rel[1])
     t_spawn = rng.uniform(-0.9 * min(t_cross, 8.0), duration - 0.5)
