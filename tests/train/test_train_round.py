@@ -64,3 +64,25 @@ def test_init_from_other_preset_is_a_clear_error(dataset, tmp_path) -> None:
     cfg = load_config(None, TINY + ["model.preset=tiny"])
     with pytest.raises(ValueError, match="is preset 'nano', expected preset 'tiny'"):
         train_round(cfg, 1, labels, root, tmp_path / "r1", init_weights=first.weights)
+
+
+def test_nan_filling_new_tensors_changes_no_weight(dataset, tmp_path, monkeypatch) -> None:
+    """Training skips deterministic mode's NaN fill of new tensors (a speed-up); with the fill the weights
+    are the same bits, so no op reads memory it did not write, and the caller's setting comes back."""
+    import leod_core.train.loop as loop
+
+    root, labels = dataset
+    cfg = load_config(None, TINY)
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    fast = load_checkpoint(train_round(cfg, 0, labels, root, tmp_path / "fast").weights)["model"]
+    assert torch.utils.deterministic.fill_uninitialized_memory  # restored
+    plain = loop._set_determinism
+
+    def with_fill(device):
+        restore = plain(device)
+        torch.utils.deterministic.fill_uninitialized_memory = True
+        return restore
+
+    monkeypatch.setattr(loop, "_set_determinism", with_fill)
+    filled = load_checkpoint(train_round(cfg, 0, labels, root, tmp_path / "filled").weights)["model"]
+    assert fast.keys() == filled.keys() and all(torch.equal(fast[k], filled[k]) for k in fast)
