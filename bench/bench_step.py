@@ -5,14 +5,17 @@ Usage: .venv/bin/python bench/bench_step.py --dataset data/dataset \\
            --labels artifacts/round_0/labels/labels.parquet [--labels artifacts/round_1/labels/labels.parquet]
            [--steps 40] [--warmup 5] [--threads 2] [-S key=value ...]
 Each phase is timed by wrapping the function that does it (wall clock, so run it on an idle machine);
-"other" is what the step spends outside them (RNN state store, logging, scheduler). Round 0's sparse
-labels and round 1's dense pseudo labels side by side show what dense labels cost.
+"other" is what the step spends outside them (RNN state store, logging, scheduler); "cpu" is the
+process's CPU time per step (all its threads), which other load on the machine disturbs less. Round 0's
+sparse labels and round 1's dense pseudo labels side by side show what dense labels cost. OpenMP threads
+wait passively as under the leod CLI; ``GOMP_SPINCOUNT=300000`` measures libgomp's spinning default.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -20,7 +23,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
+# the wait policy of the leod CLI (flows/cli.py), set before torch loads libgomp; GOMP_SPINCOUNT=300000
+# measures libgomp's own default (idle threads spin ~3 ms before they sleep)
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+import torch  # noqa: E402
 
 PHASES = ("loader", "forward", "assignment", "loss_rest", "backward", "optimizer", "other")
 
@@ -103,6 +111,7 @@ def measure(labels: Path, dataset: Path, steps: int, warmup: int, overrides: lis
             clock.on = True
             clock.total.clear()
             marks["t0"] = time.perf_counter()
+            marks["cpu0"] = time.process_time()
 
     cfg = load_config(None, [f"train.steps={warmup + steps}", f"train.steps_self_train={warmup + steps}", "train.ckpt_every=100000", "train.val_every=0",
                              *overrides])
@@ -110,9 +119,11 @@ def measure(labels: Path, dataset: Path, steps: int, warmup: int, overrides: lis
         clock.on = False
         train_round(cfg, round_of(labels), labels, dataset, Path(out), callback=callback)
     wall = time.perf_counter() - marks["t0"]
+    cpu = time.process_time() - marks["cpu0"]  # this process's threads, user + system
     per_step = {k: clock.total.get(k, 0.0) / steps for k in PHASES[:-1]}
     per_step["other"] = wall / steps - sum(per_step.values())
     per_step["step"] = wall / steps
+    per_step["cpu"] = cpu / steps
     return per_step
 
 
@@ -125,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
-    print(f"{'labels':<48} " + " ".join(f"{p:>10}" for p in (*PHASES, "step")) + "   (ms per step)")
+    print(f"{'labels':<48} " + " ".join(f"{p:>10}" for p in (*PHASES, "step", "cpu")) + "   (ms per step)")
     for labels in args.labels:
         r = measure(labels, args.dataset, args.steps, args.warmup, [f"train.threads={args.threads}", *args.overrides])
-        print(f"{str(labels)[-48:]:<48} " + " ".join(f"{1000 * r[p]:>10.1f}" for p in (*PHASES, "step")))
+        print(f"{str(labels)[-48:]:<48} " + " ".join(f"{1000 * r[p]:>10.1f}" for p in (*PHASES, "step", "cpu")))
     return 0
 
 

@@ -106,6 +106,10 @@ def setup_console_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch loads libgomp: idle OpenMP threads sleep instead of spinning 300k rounds. With any other
+    # busy process on the cores, spinning made a 2-thread training step 10-15x slower (bench_step.py); the
+    # work split between threads, hence every result, does not depend on how idle threads wait.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_console_logging(args.verbose)
