@@ -19,9 +19,9 @@ from leod_core.atomic import atomic_dir, atomic_path
 from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import EvalConfig
 from leod_core.eval.box_files import write_json
-from leod_core.eval.prophesee import evaluate_detections
+from leod_core.eval.prophesee import DetectionEvaluator
 from leod_core.events.h5_store import ReprReader
-from leod_core.inference.stream import SequenceJob, View, predict_sequences, stream_start
+from leod_core.inference.stream import SequenceJob, View, iter_predictions, stream_start
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.labels.table import read_labels
 from leod_core.layout import labels_full_path, list_sequences
@@ -63,8 +63,8 @@ def _write_pr_csvs(curves: dict, out_dir: Path) -> None:
                                                                                       float_format="%.6g")
 
 
-def _write_frames(picks: list[tuple[str, int]], seqs: dict, gt: dict, preds: dict, camera: CameraSpec,
-                  frames_dir: Path) -> None:
+def _write_frames(picks: list[tuple[str, int]], seqs: dict, gt: dict, preds: dict[tuple[str, int], np.ndarray],
+                  camera: CameraSpec, frames_dir: Path) -> None:
     """One PNG per picked label frame: the repr with GT (green) and confident predictions (red)."""
     from leod_core.viz.frames import save_frame
 
@@ -74,7 +74,7 @@ def _write_frames(picks: list[tuple[str, int]], seqs: dict, gt: dict, preds: dic
                 rep = r.read(frame, frame + 1)[0]
             g = gt[(seq_name, frame)]
             gt_rows = np.stack([g["x"], g["y"], g["w"], g["h"], g["class_id"], g["class_confidence"]], 1)
-            p = preds[seq_name].get(frame, np.zeros((0, 7), np.float32))
+            p = preds[(seq_name, frame)]
             p = p[p[:, 5] >= VIS_SCORE_THRESHOLD]
             save_frame(out_dir / f"{seq_name}_{frame:06d}.png", rep, gt_rows, p, camera.class_names,
                        title=f"{seq_name} frame {frame}")
@@ -108,16 +108,25 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
     for name in names:
         frames = frozenset(f for n, f in gt if n == name)
         jobs.append(SequenceJob(seqs[name], stream_start(min(frames), L), frames))
+    # example frames spread over the split; the evaluation skips t <= eval_skip_us, so do the pictures
+    keys = [k for k in sorted(gt) if frame_t[k] > camera.eval_skip_us] or sorted(gt)
+    n_vis = min(eval_cfg.num_vis_frames, len(keys))
+    picks = [keys[i] for i in np.linspace(0, len(keys) - 1, n_vis).round().astype(int)] if n_vis else []
     log.info("evaluating %d label frames in %d %s sequences (L=%d)", len(gt), len(jobs), split, L)
-    results = predict_sequences(model, jobs, camera, L, (View(),), eval_cfg.conf_threshold, eval_cfg.nms_iou,
-                                device=device, batch_size=eval_cfg.batch_size, progress=progress,
-                                reset_every=eval_cfg.memory_reset_every)
-    preds = {name: res[View()] for name, res in zip(names, results)}
-    # one key per label frame, as RVT's per-frame lists: the +-50 ms window never mixes frames
-    gt_k = {f"{n}:{f:06d}": a for (n, f), a in gt.items()}
-    dt_k = {f"{n}:{f:06d}": frame_to_prophesee(preds[n].get(f, np.zeros((0, 7))), frame_t[(n, f)])
-            for (n, f) in gt}
-    metrics = evaluate_detections(gt_k, dt_k, camera, downsampled_by_2=camera.downsample_by_2)
+    # each sequence's predictions are evaluated as soon as its batch finishes and then dropped (but for
+    # the pictured frames): memory is bounded by a batch of sequences, not by the split
+    evaluator = DetectionEvaluator(camera, downsampled_by_2=camera.downsample_by_2)
+    shown: dict[tuple[str, int], np.ndarray] = {}
+    for j, res in iter_predictions(model, jobs, camera, L, (View(),), eval_cfg.conf_threshold, eval_cfg.nms_iou,
+                                   device=device, batch_size=eval_cfg.batch_size, progress=progress,
+                                   reset_every=eval_cfg.memory_reset_every):
+        name, pred = names[j], res[View()]
+        for f in sorted(jobs[j].predict_at):
+            # one key per label frame, as RVT's per-frame lists: the +-50 ms window never mixes frames
+            boxes = pred.get(f, np.zeros((0, 7), np.float32))
+            evaluator.add(f"{name}:{f:06d}", gt[(name, f)], frame_to_prophesee(boxes, frame_t[(name, f)]))
+        shown.update({(name, f): pred.get(f, np.zeros((0, 7), np.float32)) for n, f in picks if n == name})
+    metrics = evaluator.result()
     curves = metrics.pop("pr_curves")
     scalars = {k: float(v) for k, v in metrics.items()}
     scalars["num_sequences"] = float(len(jobs))
@@ -128,10 +137,6 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
 
     plot_pr_curves(curves, out_dir / "pr_curves.png", title=f"{camera.name} {split}: precision-recall @ IoU .5",
                    ap={n: scalars[f"AP_50_{n}"] for n in camera.class_names})
-    # example frames spread over the split; the evaluation skips t <= eval_skip_us, so do the pictures
-    keys = [k for k in sorted(gt) if frame_t[k] > camera.eval_skip_us] or sorted(gt)
-    n_vis = min(eval_cfg.num_vis_frames, len(keys))
-    picks = [keys[i] for i in np.linspace(0, len(keys) - 1, n_vis).round().astype(int)] if n_vis else []
-    _write_frames(picks, seqs, gt, preds, camera, out_dir / "frames")
+    _write_frames(picks, seqs, gt, shown, camera, out_dir / "frames")
     log.info("%s AP %.4f AP_50 %.4f -> %s", split, scalars["AP"], scalars["AP_50"], out_dir)
     return scalars

@@ -4,8 +4,9 @@ The numbers equal RVT's ``utils/evaluation/prophesee`` evaluator on the same inp
 on random boxes). Per-class metrics follow LEOD: both lists are restricted to one class and evaluated
 again, so frames without GT of that class contribute no image (unlike COCO's per-category slice).
 
-COCO is computed by ``faster-coco-eval`` (C++ evaluate/accumulate, same numbers as pycocotools and
-several times faster) or by ``pycocotools`` (``backend="pycocotools"``).
+COCO AP is computed frame by frame by :mod:`leod_core.eval.coco_match` (pycocotools' arithmetic, memory
+bounded by the frames being added), or, as references, by ``faster-coco-eval`` (``backend="faster"``)
+or ``pycocotools`` (``backend="pycocotools"``), which need all frames at once; the three agree.
 """
 
 from __future__ import annotations
@@ -13,23 +14,24 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from leod_core.cameras import CameraSpec
+from leod_core.eval.coco_match import CocoAccumulator
 from leod_core.labels.boxes import validate_prophesee_boxes
 
 __all__ = [
     "TIME_TOL_US", "METRIC_KEYS", "BACKENDS", "eval_filter_sizes", "filter_boxes", "match_times",
-    "evaluate_detections",
+    "DetectionEvaluator", "evaluate_detections",
 ]
 
 log = logging.getLogger(__name__)
 
 TIME_TOL_US = 50_000  # detections within +-50 ms of a GT timestamp belong to that frame
 METRIC_KEYS = ("AP", "AP_50", "AP_75", "AP_S", "AP_M", "AP_L")  # = COCOeval.stats[0..5]
-BACKENDS = ("faster", "pycocotools")
+BACKENDS = ("leod", "faster", "pycocotools")
 
 
 def eval_filter_sizes(camera: CameraSpec, downsampled_by_2: bool) -> tuple[float, float]:
@@ -138,8 +140,95 @@ def _zero_metrics() -> dict[str, float]:
     return {k: 0.0 for k in METRIC_KEYS}
 
 
+class DetectionEvaluator:
+    """Prophesee/RVT detection metrics over sequences added one at a time (:meth:`add`).
+
+    With the default backend ``"leod"`` each added key's frames are matched at once and only their
+    match records are kept (:mod:`leod_core.eval.coco_match`), so memory grows by ~44 bytes per kept
+    detection, not by the boxes; the COCO libraries (``"faster"``, ``"pycocotools"``) need every frame
+    until :meth:`result`. All three give the same numbers.
+    """
+
+    def __init__(self, camera: CameraSpec, downsampled_by_2: bool = False, backend: str = "leod",
+                 time_tol_us: int = TIME_TOL_US) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown COCO backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+        self.camera, self.backend, self.time_tol_us = camera, backend, time_tol_us
+        self.min_diag, self.min_side = eval_filter_sizes(camera, downsampled_by_2)
+        self._acc = CocoAccumulator(camera.num_classes)
+        self._frames: list[tuple[tuple, np.ndarray, np.ndarray]] = []  # COCO-library backends only
+        self._keys: set[str] = set()
+        self.num_images = self.num_gt = self.num_dt = 0
+
+    def add(self, key: str, gt: np.ndarray, dt: np.ndarray | None = None) -> None:
+        """Add one key's ground truth and detections (``None``: no detections); each key once."""
+        if key in self._keys:
+            raise ValueError(f"evaluation key {key!r} added twice")
+        self._keys.add(key)
+        g = validate_prophesee_boxes(np.asarray(gt), source=f"ground truth {key}")
+        d = g[:0] if dt is None else validate_prophesee_boxes(np.asarray(dt), source=f"detections {key}")
+        g = filter_boxes(_sorted_by_t(g), self.camera.eval_skip_us, self.min_diag, self.min_side)
+        d = filter_boxes(_sorted_by_t(d), self.camera.eval_skip_us, self.min_diag, self.min_side)
+        for i, (fg, fd) in enumerate(match_times(g, d, self.time_tol_us)):
+            self.num_images += 1
+            self.num_gt += len(fg)
+            self.num_dt += len(fd)
+            if self.backend == "leod":
+                self._acc.add_image((key, i), fg, fd)
+            else:
+                self._frames.append(((key, i), fg, fd))
+
+    def result(self) -> dict:
+        """The metrics of everything added; see :func:`evaluate_detections`."""
+        names = self.camera.class_names
+        out: dict = _zero_metrics()
+        recall = np.linspace(0.0, 1.0, 101)
+        pr_curves = {name: {"recall": recall.tolist(), "precision": [0.0] * 101} for name in names}
+        per_class = {name: _zero_metrics() for name in names}
+        if self.num_images and self.num_dt > 0:
+            run = self._coco_run() if self.backend == "leod" else self._library_run()
+            out, _ = run(None)
+            for k, name in enumerate(names):
+                # LEOD: images = frames with GT of class k; detections of class k in those frames
+                stats, prec = run(k)
+                if stats is None:
+                    continue
+                per_class[name] = stats
+                pr_curves[name]["precision"] = np.maximum(prec[:, 0], 0.0).tolist()
+        for name, stats in per_class.items():
+            out.update({f"{key}_{name}": v for key, v in stats.items()})
+        out.update(num_images=self.num_images, num_gt=self.num_gt, num_dt=self.num_dt, pr_curves=pr_curves)
+        return out
+
+    def _coco_run(self) -> Callable[[int | None], tuple[dict | None, np.ndarray]]:
+        def run(k: int | None) -> tuple[dict | None, np.ndarray]:
+            if k is None:
+                res = self._acc.stats()
+            elif self._acc.num_dt(k, with_gt_only=True) == 0:
+                return None, np.zeros(0)
+            else:
+                res = self._acc.stats([k], with_gt_only=True)
+            return dict(zip(METRIC_KEYS, map(float, res.stats))), res.precision_50
+        return run
+
+    def _library_run(self) -> Callable[[int | None], tuple[dict | None, np.ndarray]]:
+        frames = [(g, d) for _, g, d in sorted(self._frames, key=lambda f: f[0])]
+        gt_ds, dt_ds = _coco_datasets(frames, self.camera.class_names)
+        cocoeval = _make_eval(gt_ds, dt_ds, self.backend)
+
+        def run(k: int | None) -> tuple[dict | None, np.ndarray]:
+            if k is None:
+                return _run_eval(cocoeval, list(range(1, len(frames) + 1)), [c + 1 for c in range(self.camera.num_classes)])
+            imgs = [i + 1 for i, (g, _) in enumerate(frames) if np.any(g["class_id"] == k)]
+            n_det = sum(int(np.count_nonzero(frames[i - 1][1]["class_id"] == k)) for i in imgs)
+            if not imgs or n_det == 0:
+                return None, np.zeros(0)
+            return _run_eval(cocoeval, imgs, [k + 1])
+        return run
+
+
 def evaluate_detections(gt: Mapping[str, np.ndarray], dt: Mapping[str, np.ndarray], camera: CameraSpec,
-                        downsampled_by_2: bool = False, backend: str = "faster",
+                        downsampled_by_2: bool = False, backend: str = "leod",
                         time_tol_us: int = TIME_TOL_US) -> dict:
     """Prophesee/RVT detection metrics of detections vs ground truth.
 
@@ -150,41 +239,12 @@ def evaluate_detections(gt: Mapping[str, np.ndarray], dt: Mapping[str, np.ndarra
     (LEOD names), ``num_images``/``num_gt``/``num_dt`` (after filtering) and ``pr_curves``:
     ``{name: {"recall": [...], "precision": [...]}}`` at IoU .5. Like RVT, all metrics are 0 when
     there is no detection at all, and COCO's -1 (no GT in an area range) is passed through.
+    To evaluate while predictions stream, add them to a :class:`DetectionEvaluator` instead.
     """
     unknown = sorted(set(dt) - set(gt))
     if unknown:
         log.warning("detections for %d keys without ground truth are ignored (e.g. %s)", len(unknown), unknown[0])
-    min_diag, min_side = eval_filter_sizes(camera, downsampled_by_2)
-    frames: list[tuple[np.ndarray, np.ndarray]] = []
+    ev = DetectionEvaluator(camera, downsampled_by_2, backend, time_tol_us)
     for key in sorted(gt):
-        g = validate_prophesee_boxes(np.asarray(gt[key]), source=f"ground truth {key}")
-        d = validate_prophesee_boxes(np.asarray(dt[key]), source=f"detections {key}") if key in dt else g[:0]
-        g = filter_boxes(_sorted_by_t(g), camera.eval_skip_us, min_diag, min_side)
-        d = filter_boxes(_sorted_by_t(d), camera.eval_skip_us, min_diag, min_side)
-        frames.extend(match_times(g, d, time_tol_us))
-
-    n_cls = camera.num_classes
-    out: dict = _zero_metrics()
-    recall = np.linspace(0.0, 1.0, 101)
-    pr_curves = {name: {"recall": recall.tolist(), "precision": [0.0] * 101} for name in camera.class_names}
-    per_class = {name: _zero_metrics() for name in camera.class_names}
-    num_gt = sum(len(g) for g, _ in frames)
-    num_dt = sum(len(d) for _, d in frames)
-    if frames and num_dt > 0:
-        gt_ds, dt_ds = _coco_datasets(frames, camera.class_names)
-        cocoeval = _make_eval(gt_ds, dt_ds, backend)
-        all_imgs = list(range(1, len(frames) + 1))
-        out, _ = _run_eval(cocoeval, all_imgs, [k + 1 for k in range(n_cls)])
-        for k, name in enumerate(camera.class_names):
-            # LEOD: images = frames with GT of class k; detections of class k in those frames
-            imgs = [i + 1 for i, (g, _) in enumerate(frames) if np.any(g["class_id"] == k)]
-            n_det = sum(int(np.count_nonzero(frames[i - 1][1]["class_id"] == k)) for i in imgs)
-            if not imgs or n_det == 0:
-                continue
-            stats, prec = _run_eval(cocoeval, imgs, [k + 1])
-            per_class[name] = stats
-            pr_curves[name]["precision"] = np.maximum(prec[:, 0], 0.0).tolist()
-    for name, stats in per_class.items():
-        out.update({f"{key}_{name}": v for key, v in stats.items()})
-    out.update(num_images=len(frames), num_gt=num_gt, num_dt=num_dt, pr_curves=pr_curves)
-    return out
+        ev.add(key, gt[key], dt.get(key))
+    return ev.result()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from leod_core.cameras import CameraSpec
 from leod_core.events.h5_store import ReprReader
 from leod_core.layout import SequencePaths
 
-__all__ = ["View", "SequenceJob", "ALL_VIEWS", "stream_start", "predict_sequences", "predict_sequence"]
+__all__ = ["View", "SequenceJob", "ALL_VIEWS", "stream_start", "iter_predictions", "predict_sequences", "predict_sequence"]
 
 log = logging.getLogger(__name__)
 
@@ -184,20 +184,21 @@ def _stream_steps(job: SequenceJob) -> int:
         return len(r) - job.start_repr
 
 
-def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, L: int,  # noqa: N803
-                      views: Iterable[View] = (View(),), conf_threshold: float = 0.1, nms_iou: float = 0.45,
-                      device: str | torch.device = "cpu", batch_size: int = 8,
-                      progress: Callable[[int, int], None] | None = None,
-                      reset_every: int = 0) -> list[dict[View, Predictions]]:
+def iter_predictions(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, L: int,  # noqa: N803
+                     views: Iterable[View] = (View(),), conf_threshold: float = 0.1, nms_iou: float = 0.45,
+                     device: str | torch.device = "cpu", batch_size: int = 8,
+                     progress: Callable[[int, int], None] | None = None,
+                     reset_every: int = 0) -> Iterator[tuple[int, dict[View, Predictions]]]:
     """Stream ``model`` over every job through every view, reading L reprs per HDF5 read; batches
     ``batch_size`` rows (sequences x views).
 
     ``reset_every`` > 0 zeroes the LSTM states every that many steps (1: no memory at all), to measure
     what the recurrent memory is worth; 0 keeps them for the whole stream, as RVT evaluates.
 
-    Returns, per job (input order), ``{view: {frame_idx: (N, 7) float32}}`` with an entry (maybe empty)
-    for every frame predicted. Longest sequences are grouped first so lock-step padding stays small.
-    ``progress(done, total)`` is called after each group.
+    Yields ``(job index, {view: {frame_idx: (N, 7) float32}})`` as each batch of sequences finishes,
+    with an entry (maybe empty) for every frame predicted, so a caller can consume one sequence's
+    predictions before the next batch runs. Longest sequences are grouped first so lock-step padding
+    stays small. ``progress(done, total)`` is called after each group.
     """
     views = tuple(dict.fromkeys(views))
     if not views:
@@ -209,24 +210,33 @@ def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpe
     device = torch.device(device)
     per_group = max(1, batch_size // len(views))
     order = sorted(range(len(jobs)), key=lambda j: -_stream_steps(jobs[j]))
-    out: list[dict[View, Predictions]] = [{} for _ in jobs]
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()  # BatchNorm statistics; restored below
     try:
-        with torch.inference_mode():
-            for g0 in range(0, len(order), per_group):
-                idx = order[g0:g0 + per_group]
-                with contextlib.ExitStack() as stack:
-                    group = [_open(jobs[j], camera, stack) for j in idx]
-                    res = _run_group(model, group, views, camera, L, conf_threshold, nms_iou, device, reset_every)
-                for j, r in zip(idx, res):
-                    out[j] = r
-                if progress is not None:
-                    progress(min(g0 + per_group, len(order)), len(order))
+        for g0 in range(0, len(order), per_group):
+            idx = order[g0:g0 + per_group]
+            with torch.inference_mode(), contextlib.ExitStack() as stack:
+                group = [_open(jobs[j], camera, stack) for j in idx]
+                res = _run_group(model, group, views, camera, L, conf_threshold, nms_iou, device, reset_every)
+            if progress is not None:
+                progress(min(g0 + per_group, len(order)), len(order))
+            yield from zip(idx, res)
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
+
+
+def predict_sequences(model: Any, jobs: Sequence[SequenceJob], camera: CameraSpec, L: int,  # noqa: N803
+                      views: Iterable[View] = (View(),), conf_threshold: float = 0.1, nms_iou: float = 0.45,
+                      device: str | torch.device = "cpu", batch_size: int = 8,
+                      progress: Callable[[int, int], None] | None = None,
+                      reset_every: int = 0) -> list[dict[View, Predictions]]:
+    """:func:`iter_predictions` collected: per job (input order), ``{view: {frame_idx: (N, 7)}}``."""
+    out: list[dict[View, Predictions]] = [{} for _ in jobs]
+    for j, res in iter_predictions(model, jobs, camera, L, views, conf_threshold, nms_iou, device, batch_size,
+                                   progress, reset_every):
+        out[j] = res
     return out
 
 

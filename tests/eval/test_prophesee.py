@@ -115,6 +115,7 @@ def test_backends_agree_and_unsorted_input():
     dt["class_confidence"] = np.round(rng.uniform(0, 1, len(dt)), 1)
     a = evaluate_detections({"s": gt}, {"s": dt}, GEN1, backend="faster")
     b = evaluate_detections({"s": gt}, {"s": dt}, GEN1, backend="pycocotools")
+    assert evaluate_detections({"s": gt}, {"s": dt}, GEN1) == b  # leod's own: pycocotools to the float
     c = evaluate_detections({"s": gt[::-1]}, {"s": dt[rng.permutation(len(dt))]}, GEN1)
     for k in a:
         if k != "pr_curves":
