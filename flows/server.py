@@ -152,10 +152,15 @@ def prefect_server(port: int = 4200, *, services: bool = False, ui: bool = False
     # the UI's own idea of the API: 127.0.0.1:4200 unless told, so on any other port the UI would show
     # "Can't connect to Server API"
     ui_env = {"PREFECT_SERVER_UI_API_URL": url} if ui and "PREFECT_SERVER_UI_API_URL" not in os.environ else {}
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     with _server_process(cmd, url, "prefect server", timeout_s, log_path, env=ui_env):
-        os.environ["PREFECT_API_URL"] = url
+        os.environ["PREFECT_API_URL"] = url  # for child processes
         try:
-            yield url
+            # and for this one: Prefect read the environment when it was imported, so without this a flow
+            # run in this process would start an ephemeral server of its own (tens of seconds under load)
+            with temporary_settings(updates={PREFECT_API_URL: url}):
+                yield url
         finally:
             _drain_prefect_services()
             os.environ.pop("PREFECT_API_URL", None)

@@ -46,3 +46,29 @@ def test_mlflow_server_serves_the_store_and_stops(tmp_path: Path):
         with urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/search?max_results=5", timeout=10) as r:
             assert b"Default" in r.read()
     assert free_port(port) == port
+
+
+def test_flows_in_this_process_report_to_the_started_server(monkeypatch: pytest.MonkeyPatch):
+    """Prefect reads its settings when imported (here: long before), so the server's URL must reach this
+    process's settings too, not only the environment of child processes; otherwise a flow run here would
+    start an ephemeral server of its own (which timed out on the busy 2-core machine)."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings
+
+    from flows.server import prefect_server
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    before = get_current_settings().api.url
+
+    @flow
+    def tiny() -> int:
+        return 3
+
+    with prefect_server(0) as url:
+        assert get_current_settings().api.url == url
+        state = tiny(return_state=True)
+        with get_client(sync_client=True) as client:
+            assert client.read_flow_run(state.state_details.flow_run_id).state.is_completed()
+            assert str(client.api_url).rstrip("/") == url.rstrip("/")
+    assert get_current_settings().api.url == before
