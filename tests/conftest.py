@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 
+#: fixtures shared by a core test folder and tests/commands or tests/tasks (one definition: a session-scoped
+#: dataset is built once per run, whichever folders use it)
+pytest_plugins = ["sample_data"]
+
 _OWN_PREFECT_HOME = pytest.StashKey[str]()
 
 

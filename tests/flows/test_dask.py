@@ -9,7 +9,6 @@ detector (monkeypatched) reaches the workers because they share this process.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import h5py
@@ -23,9 +22,8 @@ from flows.runtime import make_task_runner, run_flow
 from leod_core.config import OrchestrationConfig
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
+from pseudo_fakes import BlobDetector, write_blob_sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pseudo"))  # the pseudo tests' fakes
-from pseudo_fakes import BlobDetector, write_blob_sequence  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 THREADS = OrchestrationConfig(task_runner="thread", max_workers=2)

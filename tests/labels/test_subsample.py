@@ -1,12 +1,12 @@
 """WSOD/SSOD label sub-sampling (REFERENCE 4a, 4b)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from leod_core.labels.subsample import (
     first_frame_with_history, subsample_frames, subsample_sequences, subsample_table,
 )
+from sample_data import full_gt_table
 
 
 def test_gen4_typical_split_matches_leod():
@@ -72,20 +72,9 @@ def test_ssod_small_and_full():
     assert subsample_sequences(["b", "a"], 1.0) == ["a", "b"]
 
 
-def _full_table():
-    rows = []
-    for s, n in (("s0", 12), ("s1", 3), ("s2", 7)):
-        for f in range(n):
-            for b in range(2):
-                rows.append(dict(sequence=s, frame_idx=5 * f + 2, t=f * 100, x=1.0 + b, y=2.0, w=10.0, h=10.0,
-                                 class_id=b, class_confidence=1.0, objectness=1.0, is_gt=True, track_id=-1,
-                                 source="gt"))
-    return pd.DataFrame(rows)
-
-
 @pytest.mark.parametrize("setting, ratio", [("wsod", 0.25), ("wsod", 0.5), ("ssod", 0.34), ("wsod", 1.0)])
 def test_table_kept_withheld_disjoint_complete(setting, ratio):
-    full = _full_table()
+    full = full_gt_table()
     kept, withheld = subsample_table(full, setting, ratio, L=10, split_offset=0)
     assert len(kept) + len(withheld) == len(full)
     key = lambda d: set(zip(d["sequence"], d["frame_idx"], d["x"]))  # noqa: E731
@@ -102,24 +91,8 @@ def test_table_kept_withheld_disjoint_complete(setting, ratio):
 
 
 def test_table_wsod_frames_are_leod_frames():
-    full = _full_table()
+    full = full_gt_table()
     kept, _ = subsample_table(full, "wsod", 0.25, L=10)
     s0 = sorted(set(kept.loc[kept.sequence == "s0", "frame_idx"]))
     reprs = 5 * np.arange(12) + 2  # offset = frame 2 (repr 12 >= 9)
     assert s0 == list(reprs[[2, 6, 10]])
-
-
-def test_subsample_task_writes_kept_and_withheld(tmp_path):
-    """The ``leod subsample`` stage's task (run through ``.fn()``: no Prefect server)."""
-    from leod_core.config import SubsampleConfig
-    from leod_core.labels.table import read_labels, write_labels
-    from tasks.subsample import subsample_labels
-
-    full = _full_table()
-    full_path = write_labels(full, tmp_path / "labels_full.parquet")
-    r = subsample_labels.fn(full_path, tmp_path / "out", SubsampleConfig(setting="wsod", ratio=0.25), 10)
-    kept, withheld = read_labels(r.labels), read_labels(r.withheld)
-    assert len(kept) + len(withheld) == len(full)
-    assert len(kept) == len(subsample_table(full, "wsod", 0.25, 10)[0]) == r.kept_boxes
-    with pytest.raises(FileNotFoundError, match="labels_full"):
-        subsample_labels.fn(tmp_path / "missing" / "labels_full.parquet", tmp_path / "o2", SubsampleConfig(), 10)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 
-from flows.cli import main as cli_main
 from leod_core.cameras import CAMERAS
 from leod_core.events.dat_io import EVENT_DTYPE, read_dat
 from leod_core.synth.simulator import (
@@ -21,22 +18,10 @@ from leod_core.synth.render import ObjectLayer
 from leod_core.synth.scene import sample_scene
 from leod_core.synth.sensor import DvsSensor
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE, validate_prophesee_boxes
+from sample_data import tree_files
 
 H, W = CAMERAS["synth"].sensor_hw
 TINY = dataclasses.replace(get_synth_preset("micro"), name="tiny", n_train=1, n_val=1, n_test=0, duration_s=0.6)
-
-
-@pytest.fixture(scope="module")
-def micro_dir(tmp_path_factory):
-    """The micro preset written once by the library; yields (root, seconds)."""
-    root = tmp_path_factory.mktemp("synth") / "raw"
-    t0 = time.perf_counter()
-    write_synth_dataset(root, "micro", seed=3)
-    return root, time.perf_counter() - t0
-
-
-def _files(root):
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
 def test_micro_tree_and_speed(micro_dir):
@@ -44,18 +29,9 @@ def test_micro_tree_and_speed(micro_dir):
     preset = get_synth_preset("micro")
     expected = sorted(f"{s.split}/{s.name}{suffix}" for s in sequence_specs(preset)
                       for suffix in ("_td.dat", "_bbox.npy"))
-    assert _files(root) == expected
+    assert tree_files(root) == expected
     assert not [p for p in root.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
     assert seconds < 60, f"micro preset took {seconds:.1f} s"
-
-
-def test_cli_writes_the_same_tree(micro_dir, tmp_path, prefect_harness):
-    root, _ = micro_dir
-    dst = tmp_path / "raw"
-    assert cli_main(["synth", str(dst), "--preset", "micro", "--seed", "3"]) == 0
-    assert _files(dst) == _files(root)
-    for f in _files(root):
-        assert (dst / f).read_bytes() == (root / f).read_bytes(), f
 
 
 def test_micro_files_are_valid_prophesee(micro_dir):
@@ -103,8 +79,8 @@ def test_same_seed_identical_files_any_map(tmp_path):
     with ThreadPoolExecutor(2) as pool:
         write_synth_dataset(tmp_path / "b", TINY, seed=7, map_fn=pool.map)
     write_synth_dataset(tmp_path / "c", TINY, seed=8)
-    files = _files(tmp_path / "a")
-    assert files == _files(tmp_path / "b") == _files(tmp_path / "c")
+    files = tree_files(tmp_path / "a")
+    assert files == tree_files(tmp_path / "b") == tree_files(tmp_path / "c")
     assert len(files) == 4
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
