@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from leod_core.config import load_config
 from leod_core.train import ddp
 from leod_core.train.checkpoint import ModelSpec
 from leod_core.train.loop import run_training
+from tiny_config import FAKE_TRAIN, tiny_config
 from train_fakes import FakeDetector, FakeLoader
 
 
@@ -19,8 +19,7 @@ def main(out: Path) -> None:
     info = ddp.dist_info_from_env()
     device = torch.device("cpu")
     ddp.init_distributed(info, device)
-    cfg = load_config(None, ["train.steps=4", "train.ckpt_every=2", "train.lr=1e-2", "train.pct_start=0.3",
-                             "train.devices=2"])
+    cfg = tiny_config("train.devices=2", base=FAKE_TRAIN)
     torch.manual_seed(100 + info.rank)  # different initial weights: rank 0's must be broadcast
     model = FakeDetector()
     res = run_training(cfg, 0, model, ModelSpec("nano", "synth"), FakeLoader(seed=7 + info.rank), out / "run",

@@ -15,18 +15,18 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from leod_core.config import load_config
 from leod_core.data.mixed import build_train_loader
 from leod_core.model.presets import build_detector
 from leod_core.train import loop
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint, load_detector
 from leod_core.train.ddp import DistInfo
 from leod_core.train.loop import run_training, train_round
-from train_fakes import TINY_TRAIN, write_tiny_synth_dataset
+from tiny_config import tiny_config
+from train_fakes import write_tiny_synth_dataset
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
-TINY = [*TINY_TRAIN, "train.steps=4"]  # 4 steps: a crash at step 3 resumes from the step-2 checkpoint
+FOUR_STEPS = "train.steps=4"  # a crash at step 3 resumes from the step-2 checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def _losses(metrics: list[dict]) -> torch.Tensor:
 
 def test_autocast_training_on_cuda_resumes_and_loads_on_cpu(dataset, tmp_path) -> None:
     root, labels = dataset
-    cfg = load_config(None, TINY)
+    cfg = tiny_config(FOUR_STEPS)
     assert loop._amp_dtype(torch.device("cuda")) in (torch.bfloat16, torch.float16)
     seen: list[dict] = []
 
@@ -64,7 +64,7 @@ def test_autocast_training_on_cuda_resumes_and_loads_on_cpu(dataset, tmp_path) -
 def test_fp16_grad_scaler_state_is_checkpointed(dataset, tmp_path, monkeypatch) -> None:
     root, labels = dataset
     monkeypatch.setattr(loop, "_amp_dtype", lambda device: torch.float16)  # the branch of GPUs without bf16
-    cfg = load_config(None, TINY)
+    cfg = tiny_config(FOUR_STEPS)
     seen: list[dict] = []
     res = train_round(cfg, 0, labels, root, tmp_path / "model", callback=lambda s, m: seen.append(m))
     assert res.steps == 4 and torch.isfinite(_losses(seen)).all()
@@ -91,7 +91,7 @@ def test_sync_batchnorm_branch_under_a_process_group(dataset, tmp_path, monkeypa
     monkeypatch.setattr(nn.SyncBatchNorm, "convert_sync_batchnorm",
                         lambda m, *a, **k: converted.append(real_convert(m, *a, **k)) or converted[-1])
     try:
-        cfg = load_config(None, TINY)
+        cfg = tiny_config(FOUR_STEPS)
         torch.manual_seed(0)
         model = build_detector(cfg.model.preset, cfg.camera)
         res = run_training(cfg, 0, model, ModelSpec(cfg.model.preset, cfg.camera.name),

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import torch
 
-from leod_core.config import load_config
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint
 from leod_core.train.ddp import DistInfo, dist_info_from_env, torchrun_command
 from leod_core.train.loop import run_training
+from tiny_config import FAKE_TRAIN, tiny_config
 from train_fakes import FakeDetector, FakeLoader
 
 HERE = Path(__file__).parent
 
 
 def test_two_ranks_end_with_identical_weights(tmp_path) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS="1")
+    # the worker imports train_fakes (here) and tiny_config (tests/)
+    path = os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
            str(HERE / "ddp_worker.py"), str(tmp_path)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
@@ -36,7 +37,7 @@ def test_two_ranks_end_with_identical_weights(tmp_path) -> None:
     # gradients were averaged: rank 0 alone (same init, same data) ends elsewhere
     torch.set_num_threads(1)
     torch.manual_seed(100)
-    cfg = load_config(None, ["train.steps=4", "train.ckpt_every=2", "train.lr=1e-2", "train.pct_start=0.3"])
+    cfg = tiny_config(base=FAKE_TRAIN)
     solo = run_training(cfg, 0, FakeDetector(), ModelSpec("nano", "synth"), FakeLoader(seed=7), tmp_path / "solo")
     assert not torch.equal(load_checkpoint(solo.weights)["model"]["head.weight"], r0["head.weight"])
 

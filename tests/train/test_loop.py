@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from leod_core.config import load_config
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint
 from leod_core.train.loop import loss_settings, round_lr_steps, run_training
+from tiny_config import FAKE_TRAIN, tiny_config
 from train_fakes import FakeDetector, FakeLoader
 
 SPEC = ModelSpec("nano", "synth")
@@ -20,10 +20,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg(**over):
-    base = {"train.steps": 6, "train.steps_self_train": 5, "train.ckpt_every": 2, "train.seed": 0,
-            "train.lr": 1e-2, "train.lr_self_train": 2e-2, "train.pct_start": 0.3}
+    base = {"train.steps": 6, "train.steps_self_train": 5, "train.seed": 0, "train.lr_self_train": 2e-2}
     base.update(over)
-    return load_config(None, [f"{k}={v}" for k, v in base.items()])
+    return tiny_config(*(f"{k}={v}" for k, v in base.items()), base=FAKE_TRAIN)
 
 
 def _run(cfg, out, init_seed=0, callback=None, round_idx=0, **kw):

@@ -7,12 +7,10 @@ import csv
 import pytest
 import torch
 
-from leod_core.config import load_config
 from leod_core.train.checkpoint import load_checkpoint, load_detector
 from leod_core.train.loop import train_round
-from train_fakes import TINY_TRAIN, write_tiny_synth_dataset
-
-TINY = TINY_TRAIN
+from tiny_config import tiny_config
+from train_fakes import write_tiny_synth_dataset
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -26,7 +24,7 @@ def dataset(tmp_path_factory):
 
 def test_train_round_real_model_and_load_detector(dataset, tmp_path) -> None:
     root, labels = dataset
-    cfg = load_config(None, TINY)
+    cfg = tiny_config()
     seen = []
     res = train_round(cfg, 0, labels, root, tmp_path / "model", callback=lambda s, m: seen.append(m))
     assert res.steps == 3 and seen and all(torch.isfinite(torch.tensor(m["loss"])) for m in seen)
@@ -42,7 +40,7 @@ def test_train_round_real_model_and_load_detector(dataset, tmp_path) -> None:
 def test_validation_writes_best_and_val_ap(tmp_path_factory, tmp_path) -> None:
     root = tmp_path_factory.mktemp("synth_val")
     labels = write_tiny_synth_dataset(root, val=True)
-    cfg = load_config(None, TINY + ["train.val_every=2"])
+    cfg = tiny_config("train.val_every=2")
     res = train_round(cfg, 0, labels, root, tmp_path / "model")
     assert res.best is not None and res.best_ap is not None and 0.0 <= res.best_ap <= 1.0
     best = load_checkpoint(res.best)
@@ -54,14 +52,14 @@ def test_validation_writes_best_and_val_ap(tmp_path_factory, tmp_path) -> None:
 
 def test_validation_without_val_split_is_skipped(dataset, tmp_path, caplog) -> None:
     root, labels = dataset
-    res = train_round(load_config(None, TINY + ["train.val_every=2"]), 0, labels, root, tmp_path / "m")
+    res = train_round(tiny_config("train.val_every=2"), 0, labels, root, tmp_path / "m")
     assert res.best is None and "no best.pt" in caplog.text
 
 
 def test_init_from_other_preset_is_a_clear_error(dataset, tmp_path) -> None:
     root, labels = dataset
-    first = train_round(load_config(None, TINY + ["train.steps=1"]), 0, labels, root, tmp_path / "r0")
-    cfg = load_config(None, TINY + ["model.preset=tiny"])
+    first = train_round(tiny_config("train.steps=1"), 0, labels, root, tmp_path / "r0")
+    cfg = tiny_config("model.preset=tiny")
     with pytest.raises(ValueError, match="is preset 'nano', expected preset 'tiny'"):
         train_round(cfg, 1, labels, root, tmp_path / "r1", init_weights=first.weights)
 
@@ -72,7 +70,7 @@ def test_nan_filling_new_tensors_changes_no_weight(dataset, tmp_path, monkeypatc
     import leod_core.train.loop as loop
 
     root, labels = dataset
-    cfg = load_config(None, TINY)
+    cfg = tiny_config()
     assert torch.utils.deterministic.fill_uninitialized_memory
     fast = load_checkpoint(train_round(cfg, 0, labels, root, tmp_path / "fast").weights)["model"]
     assert torch.utils.deterministic.fill_uninitialized_memory  # restored

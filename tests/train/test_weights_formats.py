@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from leod_core.config import load_config
 from leod_core.model.checkpoint_io import import_checkpoint
 from leod_core.model.presets import build_detector
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint, load_detector, load_weights_into, save_weights
 from leod_core.train.loop import train_round
 from tasks.pseudo_label import _load_model
+from tiny_config import tiny_config
 from train_fakes import write_tiny_synth_dataset
 
 SPEC = ModelSpec("nano", "synth")
@@ -46,9 +46,7 @@ def written(tmp_path_factory) -> dict[str, tuple[Path, State]]:
     """name -> (file, the weights it holds), one file per writer."""
     root = tmp_path_factory.mktemp("writers")
     labels = write_tiny_synth_dataset(root / "ds", val=True)
-    cfg = load_config(None, ["train.steps=2", "train.ckpt_every=2", "train.val_every=2", "data.batch_size=2",
-                             "data.sequence_length=3", "train.pct_start=0.3", "model.preset=nano",
-                             "dataset.camera=synth", "train.threads=1"])
+    cfg = tiny_config("train.steps=2", "train.val_every=2", "train.threads=1")
     res = train_round(cfg, 0, labels, root / "ds", root / "model")
     files = {name: (path, load_checkpoint(path)["model"])
              for name, path in (("train last.pt", res.weights), ("train best.pt", res.best),

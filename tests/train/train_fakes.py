@@ -9,11 +9,6 @@ from torch import nn
 from leod_core.data.batch import TrainBatch
 
 
-#: overrides of a real-model training of 3 steps on the tiny dataset of :func:`write_tiny_synth_dataset`
-TINY_TRAIN = ["train.steps=3", "train.ckpt_every=2", "data.batch_size=2", "data.sequence_length=3",
-              "train.pct_start=0.3", "model.preset=nano", "dataset.camera=synth"]
-
-
 class FakeDetector(nn.Module):
     """forward_backbone/loss like ``Detector``: a strided conv + BatchNorm + a 1x1 "LSTM", 4 stages of states.
 
