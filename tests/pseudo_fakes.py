@@ -8,14 +8,12 @@ every view's prediction can be computed by hand.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 
-from leod_core.cameras import CAMERAS
 from leod_core.events.h5_store import write_representations
 from leod_core.layout import SequencePaths
+from tiny_config import small_camera
 
 REPR_HW = (32, 40)
 BLOB_X0, BLOB_Y, BLOB = 2, 10, 8
@@ -50,9 +48,7 @@ def blob_box(r: int) -> np.ndarray:
 
 
 def camera_for(downsample: bool):
-    h, w = REPR_HW
-    sensor = (2 * h, 2 * w) if downsample else (h, w)
-    return dataclasses.replace(CAMERAS["synth"], sensor_hw=sensor, downsample_by_2=downsample)
+    return small_camera(REPR_HW, downsample)
 
 
 def write_blob_sequence(root, name: str, camera, n: int = NUM_REPRS, gt_frames=GT_FRAMES) -> SequencePaths:

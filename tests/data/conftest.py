@@ -8,17 +8,16 @@ plus, on every third frame, an ignore box.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from leod_core.cameras import CAMERAS, IGNORE_CLASS_ID
+from leod_core.cameras import IGNORE_CLASS_ID
 from leod_core.events.h5_store import write_representations
 from leod_core.labels.table import validate_labels
 from leod_core.layout import SequencePaths
+from tiny_config import small_camera
 
 SEQ_LENGTHS = {"seq_a": 30, "seq_b": 24, "seq_c": 17}
 HW = (32, 40)
@@ -42,7 +41,7 @@ def label_reprs_of():
 
 @pytest.fixture(scope="session")
 def tiny_camera():
-    return dataclasses.replace(CAMERAS["synth"], sensor_hw=HW)
+    return small_camera(HW)
 
 
 def label_reprs(n: int) -> np.ndarray:
