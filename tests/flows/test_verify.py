@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from leod_core.round_layout import stage_order
-from flows.verify import EXPECTED_FILE, compare_hashes, output_hashes
+from flows.verify import EXPECTED_FILE, compare_hashes, cpu_platform, expected_hashes, only_expected, output_hashes
 
 ORDER = stage_order(1)
 
@@ -34,9 +34,33 @@ def test_output_hashes_read_dvc_lock(tmp_path) -> None:
 
 
 def test_expectation_covers_every_stage() -> None:
-    expected = json.loads(EXPECTED_FILE.read_text())
-    assert set(expected) == set(ORDER)
-    assert all(expected[s] for s in ORDER)
+    for platform, expected in json.loads(EXPECTED_FILE.read_text())["platforms"].items():
+        assert set(expected) == set(ORDER), platform
+        assert all(expected[s] for s in ORDER), platform
+
+
+def test_expectation_per_cpu_platform(tmp_path) -> None:
+    """A recorded CPU gets its own complete record; another one the outputs all recorded CPUs agree on."""
+    path = tmp_path / "hashes.json"
+    path.write_text(json.dumps({"platforms": {
+        "cpu A": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "a"}},
+        "cpu B": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "b"}}}}))
+    hashes, what, complete = expected_hashes(path, "cpu B")
+    assert complete and hashes["pretrain"] == {"m/last.pt": "b"} and "this CPU (cpu B)" in what
+    hashes, what, complete = expected_hashes(path, "cpu C")
+    assert not complete and hashes == {"import": {"data/dataset": "d.dir"}, "pretrain": {}}
+    assert "the 1 outputs equal on all 2 recorded CPUs" in what
+    actual = {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "c"}}
+    assert compare_hashes(hashes, only_expected(actual, hashes), ORDER) == []
+    assert compare_hashes(hashes, only_expected({"import": {"data/dataset": "x.dir"}}, hashes), ORDER)
+    # a file from before platforms were recorded is one platform's
+    path.write_text(json.dumps({"import": {"data/dataset": "d.dir"}}))
+    assert expected_hashes(path, "cpu A")[0] == {"import": {"data/dataset": "d.dir"}}
+    import platform
+
+    import torch
+
+    assert cpu_platform().startswith(f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} ")
 
 
 def test_default_metrics_check(tmp_path, capsys) -> None:
@@ -49,10 +73,18 @@ def test_default_metrics_check(tmp_path, capsys) -> None:
     expected = tmp_path / "expected.json"
     assert check_default_metrics(tmp_path, expected, update=True) == 0
     assert check_default_metrics(tmp_path, expected) == 0
-    assert "reproduces the README exactly (round 0 AP 0.1900, round 1 AP 0.2200)" in capsys.readouterr().out
+    assert "reproduces the README exactly (round 0 AP 0.1900, round 1 AP 0.2200; CPU " in capsys.readouterr().out
     (tmp_path / "artifacts/round_1/eval/metrics.json").write_text(json.dumps({"AP": 0.2201, "AP_50": 0.44}))
     assert check_default_metrics(tmp_path, expected) == 1
     assert "round 1 AP: README 0.2200, this run 0.2201" in capsys.readouterr().out
+    data = json.loads(expected.read_text())  # numbers recorded on another kind of CPU only
+    data["platforms"] = {"another cpu": data["platforms"][cpu_platform()]}
+    expected.write_text(json.dumps(data))
+    assert check_default_metrics(tmp_path, expected) == 0
+    out = capsys.readouterr().out
+    assert "no README numbers for this kind of CPU" in out and "another cpu: round 0 AP 0.1900" in out
+    assert check_default_metrics(tmp_path, expected, update=True) == 0  # adds this CPU, keeps the other
+    assert set(json.loads(expected.read_text())["platforms"]) == {"another cpu", cpu_platform()}
     (tmp_path / "params.yaml").write_text("rounds: 2\n")
     assert check_default_metrics(tmp_path, expected) == 0
     assert "not the default" in capsys.readouterr().out
