@@ -38,7 +38,7 @@ class StepFailed(RuntimeError):
         self.bad_input = bad_input
 
 __all__ = ["StepFailed", "BAD_INPUT_ERRORS", "ONE_LINE_ERRORS", "ApiUnreachable", "check_api", "config_for_command", "prepare_environment", "make_task_runner", "map_as_tasks", "task_map_fn", "item_label", "repo_root",
-           "api_url", "run_flow"]
+           "api_url", "run_flow", "run_flow_on"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -168,18 +168,25 @@ def check_api(url: str | None = None, timeout_s: float = 5.0) -> None:
 
 
 def run_flow(flow_obj: Any, orch: OrchestrationConfig, **params: Any) -> Any:
-    """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged).
+    """Call a Prefect flow with the task runner of ``orch`` (the flow's own parameters unchanged)."""
+    return run_flow_on(flow_obj, make_task_runner(orch), orch, **params)
 
-    A local Dask cluster without a Prefect server: Prefect's ephemeral API lives inside this process,
-    out of the worker processes' reach, so each worker would start its own throwaway API (~8 s each) and
-    the flow's task runs would be recorded there. One local server (flows.server) serves the flow and
-    its workers instead; they inherit ``PREFECT_API_URL`` when the cluster spawns them.
+
+def run_flow_on(flow_obj: Any, runner: Any, orch: OrchestrationConfig, **params: Any) -> Any:
+    """Call a Prefect flow with the task runner ``runner`` (``orch`` says where a Dask cluster is).
+
+    Worker processes (a local Dask cluster, a process pool) without a Prefect server: Prefect's ephemeral
+    API lives inside this process, out of the workers' reach, so each worker would start its own
+    throwaway API (~8 s each) and the flow's task runs would be recorded there. One local server
+    (flows.server) serves the flow and its workers instead; they inherit ``PREFECT_API_URL`` when spawned.
     """
+    from prefect.task_runners import ProcessPoolTaskRunner
+
     check_api()
-    runner = make_task_runner(orch)
     call = flow_obj.with_options(task_runner=runner)
-    if orch.task_runner == "dask" and api_url() is None:
-        if orch.dask_address:
+    spawns = isinstance(runner, ProcessPoolTaskRunner) or orch.task_runner == "dask"
+    if spawns and api_url() is None:
+        if orch.task_runner == "dask" and orch.dask_address:
             log.warning("orchestration.dask_address set but no PREFECT_API_URL: each Dask worker records its "
                         "task runs in a throwaway API; export the URL of a server the workers can reach")
             return call(**params)

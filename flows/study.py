@@ -1,14 +1,20 @@
 """Flow of ``leod study``: the label-ratio x seed study and the ablations (see leod_core/study.py).
 
-Every run executes the stage flows of the main pipeline (subsample, train, evaluate, pseudo-label,
-pseudo-quality) as subflows, with its own ``key=value`` overrides, in ``<study>/<run_id>/``; all runs
-share one dataset (the ``study.synth_preset`` synthetic dataset under ``<study>/data``, or
-``study.dataset``). Finished stages are skipped (``tasks/study.py`` markers), so the study resumes
-where it stopped. At the end: ``runs.csv``, ``results.csv``, ``ablations.csv``, ``results.png``.
+Every run is one Prefect task (``study-run``) of this flow, submitted to its task runner: one thread
+(``--workers 1``), a process pool (``--workers N``), or a Dask cluster (``orchestration.task_runner=dask``;
+with ``orchestration.dask_address``, across machines). Inside, a run executes the stage flows of the main
+pipeline (subsample, train, evaluate, pseudo-label, pseudo-quality) as subflows, with its own
+``key=value`` overrides, in ``<study>/<run_id>/``; each stage is a task cached by Prefect under the
+run's parameters (``tasks/study.py``), so the study resumes where it stopped. All runs share one dataset
+(the ``study.synth_preset`` synthetic dataset under ``<study>/data``, or ``study.dataset``). An ablation
+waits for the task that makes its base run's round 0. At the end: ``runs.csv``, ``results.csv``,
+``gains.csv``, ``ablations.csv``, ``results.png``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -16,24 +22,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from flows.evaluate import evaluate_flow
 from flows.import_data import import_flow
 from flows.pseudo_label import pseudo_label_flow
 from flows.pseudo_quality import pseudo_quality_flow
-from flows.runtime import run_flow
+from flows.runtime import ONE_LINE_ERRORS, StepFailed, make_task_runner, run_flow, run_flow_on
 from flows.subsample import subsample_flow
 from flows.synth import synth_flow
 from flows.train import train_flow
-from leod_core.config import LeodConfig, load_config
+from leod_core.config import LeodConfig, OrchestrationConfig, config_to_dict, load_config
 from leod_core.round_layout import ArtifactLayout, round_stages
-from leod_core.study import RunSpec, plan_study, run_fingerprint, select_runs, shard_runs
-from tasks.study import (check_run_identity, log_run_summary, marker_records, read_marker, run_stage,
-                         write_study_outputs)
+from leod_core.study import RunSpec, parallel_seconds, plan_study, run_fingerprint, select_runs, stage_key
+from tasks.study import log_run_summary, run_stage, stage_done, stage_records, write_study_outputs
 
-__all__ = ["study_flow", "StudyContext", "study_context", "run_stages", "pending_stages", "project_seconds",
-           "parse_shard", "DEFAULT_STAGE_SECONDS"]
+__all__ = ["study_flow", "run_study", "study_task_runner", "StudyContext", "study_context", "run_overrides",
+           "run_stages", "pending_stages", "project_seconds", "DEFAULT_STAGE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,8 @@ DEFAULT_STAGE_SECONDS: dict[str, float] = {
     "train_step@0": 0.89, "train_step@k": 0.9, "subsample": 1.6, "evaluate": 7.4, "pseudo_label": 35.0,
     "pseudo_quality": 1.6, "summary": 0.1, "synth": 18.0, "import": 5.0,
 }
+#: the shared dataset's stages, run by the flow before the runs
+_DATA_STAGES = ("synth", "import")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,16 @@ def run_overrides(ctx: StudyContext, spec: RunSpec) -> list[str]:
     return [*ctx.common, f"paths.artifacts={ctx.root / spec.run_id}", f"rounds={spec.rounds}", *spec.overrides]
 
 
+def _fingerprint(ctx: StudyContext, spec: RunSpec) -> str:
+    return run_fingerprint(load_config(ctx.params, run_overrides(ctx, spec)))
+
+
+def _data_key(ctx: StudyContext, stage: str) -> str:
+    """Cache key of the shared dataset's ``synth`` / ``import``: the synth settings, preset and folder."""
+    d = {"synth": config_to_dict(ctx.cfg)["synth"], "preset": ctx.cfg.study.synth_preset, "dataset": str(ctx.dataset)}
+    return stage_key(hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16], stage)
+
+
 # (stage name, what it is for the projection, round) per run; ablation runs start at round 1 (round 0 shared)
 def run_stages(spec: RunSpec) -> list[tuple[str, str, int]]:
     """Stage names of a run in order (``train@0``, ``evaluate@0``, ``pseudo_label@1``, ...), with the
@@ -92,29 +110,35 @@ def run_stages(spec: RunSpec) -> list[tuple[str, str, int]]:
     return stages + [(f"summary@{spec.rounds}", "summary", spec.rounds)]
 
 
+def _round0(spec: RunSpec) -> list[tuple[str, str, int]]:
+    return [s for s in run_stages(spec) if s[2] == 0 and s[1] != "summary"]
+
+
+def _units(plan: list[RunSpec], todo: list[RunSpec]) -> list[tuple[RunSpec, list[tuple[str, str, int]]]]:
+    """(run, its stages) in submission order: the round 0 of an ablation's base that is not selected
+    itself first (once per base), then every selected run in plan order."""
+    by_id = {r.run_id: r for r in plan}
+    picked = {r.run_id for r in todo}
+    bases = dict.fromkeys(r.base for r in todo if r.base and r.base not in picked)
+    return [(by_id[b], _round0(by_id[b])) for b in bases] + [(r, run_stages(r)) for r in todo]
+
+
 def pending_stages(ctx: StudyContext, runs: list[RunSpec]) -> list[tuple[RunSpec, str, str, int]]:
-    """Stages not yet done, in execution order; an ablation's shared round 0 counts under its base run."""
-    by_id = {r.run_id: r for r in plan_study(ctx.cfg)}
+    """Stages whose result the study does not hold yet, in submission order; an ablation's shared round
+    0 counts under its base run."""
     out: list[tuple[RunSpec, str, str, int]] = []
-    seen: set[tuple[str, str]] = set()
-    for spec in runs:
-        chain = [(by_id[spec.base], [s for s in run_stages(by_id[spec.base]) if s[2] == 0 and s[1] != "summary"])] \
-            if spec.base else []
-        chain.append((spec, run_stages(spec)))
-        for owner, stages in chain:
-            for name, kind, k in stages:
-                if (owner.run_id, name) in seen:
-                    continue
-                seen.add((owner.run_id, name))
-                if read_marker(ctx.root / owner.run_id, name) is None:
-                    out.append((owner, name, kind, k))
+    for owner, stages in _units(plan_study(ctx.cfg), runs):
+        fp = _fingerprint(ctx, owner)
+        out += [(owner, name, kind, k) for name, kind, k in stages if not stage_done(ctx.root, stage_key(fp, name))]
     return out
 
 
-def _stage_rates(ctx: StudyContext) -> dict[str, float]:
-    """The time model: measured means from the study's markers where there are some, else the defaults."""
+def _stage_rates(ctx: StudyContext) -> tuple[dict[str, float], int]:
+    """The time model (measured means from the study's persisted stage results where there are some, else
+    the defaults) and how many results it rests on."""
     sums: dict[str, list[float]] = {}
-    for m in marker_records(ctx.root):  # runs and data/ (synth, import)
+    records = stage_records(ctx.root)
+    for m in records:  # runs and data (synth, import)
         stage, wall = str(m.get("stage", "")), float(m.get("wall_s", 0.0))
         kind, _, k = stage.partition("@")
         if kind == "train":
@@ -126,61 +150,54 @@ def _stage_rates(ctx: StudyContext) -> dict[str, float]:
             sums.setdefault(kind, []).append(wall)
     rates = dict(DEFAULT_STAGE_SECONDS)
     rates.update({k: sum(v) / len(v) for k, v in sums.items() if v})
-    return rates
+    return rates, len(records)
 
 
-def project_seconds(ctx: StudyContext, pending: list[tuple[RunSpec, str, str, int]]) -> tuple[float, int]:
-    """(projected seconds of the pending stages, how many finished stages the time model rests on)."""
-    rates = _stage_rates(ctx)
-    total = 0.0
+def project_seconds(ctx: StudyContext, pending: list[tuple[RunSpec, str, str, int]],
+                    workers: int = 1) -> tuple[float, int]:
+    """(projected wall seconds of the pending stages on ``workers`` workers taking runs in order, how many
+    finished stages the time model rests on). The shared dataset comes first, on one worker."""
+    rates, measured = _stage_rates(ctx)
+    per_run: dict[str, float] = {}
     for spec, _, kind, k in pending:
         if kind == "train":
             steps = ctx.cfg.study.steps if k == 0 else ctx.cfg.study.steps_self_train
-            total += steps * rates["train_step@0" if k == 0 else "train_step@k"]
+            s = steps * rates["train_step@0" if k == 0 else "train_step@k"]
         else:
-            total += rates[kind]
-    if ctx.synthetic:
-        for stage in ("synth", "import"):
-            if read_marker(ctx.root / "data", stage) is None:
-                total += rates[stage]
-    return total, len(marker_records(ctx.root))
+            s = rates[kind]
+        per_run[spec.run_id] = per_run.get(spec.run_id, 0.0) + s
+    data = sum(rates[s] for s in _DATA_STAGES if ctx.synthetic and not stage_done(ctx.root, _data_key(ctx, s)))
+    return data + parallel_seconds(list(per_run.values()), workers), measured
 
 
 def _prepare_dataset(ctx: StudyContext, overrides: list[str] | None) -> None:
-    """The shared dataset: synthesise + import once (markers in ``<study>/data``), or check the given one."""
+    """The shared dataset: synthesise + import once (cached stages), or check the given one."""
     if not ctx.synthetic:
         if not (ctx.dataset / "train").is_dir() or not (ctx.dataset / ctx.cfg.eval.split).is_dir():
             raise FileNotFoundError(f"study.dataset {ctx.dataset} has no train/ and {ctx.cfg.eval.split}/ split")
         return
-    import fcntl
-
-    data = ctx.root / "data"
     st, cfg = ctx.cfg.study, ctx.cfg
-    data.mkdir(parents=True, exist_ok=True)
-    with open(data / ".lock", "w") as lock:  # parallel workers: one synthesises, the others wait
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        check_run_identity(data, {"synth_preset": st.synth_preset, "synth_seed": cfg.synth.seed,
-                                  "fingerprint": f"{st.synth_preset}-{cfg.synth.seed}"})
-        ov = [*(overrides or []), f"mlflow.experiment={ctx.experiment}"]
-        raw = data / "raw"
-        run_stage(data, "synth", lambda: run_flow(synth_flow, cfg.orchestration, dst=str(raw),
-                                                  preset=st.synth_preset, seed=cfg.synth.seed, params=ctx.params,
-                                                  overrides=ov))
-        run_stage(data, "import", lambda: run_flow(import_flow, cfg.orchestration, src=str(raw),
-                                                   dst=str(ctx.dataset), camera="synth", params=ctx.params,
-                                                   overrides=ov))
+    ov = [*(overrides or []), f"mlflow.experiment={ctx.experiment}"]
+    raw = ctx.root / "data" / "raw"
+    calls = {"synth": lambda: run_flow(synth_flow, cfg.orchestration, dst=str(raw), preset=st.synth_preset,
+                                       seed=cfg.synth.seed, params=ctx.params, overrides=ov),
+             "import": lambda: run_flow(import_flow, cfg.orchestration, src=str(raw), dst=str(ctx.dataset),
+                                        camera="synth", params=ctx.params, overrides=ov)}
+    for stage in _DATA_STAGES:
+        run_stage(ctx.root, f"data/{stage}", stage, _data_key(ctx, stage), calls[stage])
 
 
-def _stage_call(name: str, flow_obj: Any, orch: Any, **kw: Any) -> Callable[[], Any]:
+def _stage_call(flow_obj: Any, orch: Any, **kw: Any) -> Callable[[], Any]:
     return lambda: run_flow(flow_obj, orch, **kw)
 
 
 def _execute(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]]) -> int:
-    """Run the not-done ``stages`` of ``spec`` in its folder; returns how many ran."""
+    """Run the stages of ``spec`` in its folder (those the study holds a result of are skipped); returns
+    how many ran."""
     ov = run_overrides(ctx, spec)
     cfg = load_config(ctx.params, ov)
+    fp = run_fingerprint(cfg)
     run_dir = ctx.root / spec.run_id
-    check_run_identity(run_dir, {"run_id": spec.run_id, "fingerprint": run_fingerprint(cfg), "overrides": ov})
     flows = {"subsample": subsample_flow, "train": train_flow, "evaluate": evaluate_flow,
              "pseudo_label": pseudo_label_flow, "pseudo_quality": pseudo_quality_flow}
     ran = 0
@@ -188,10 +205,10 @@ def _execute(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]
         if kind == "summary":
             fn: Callable[[], Any] = lambda: log_run_summary(cfg, spec, run_dir)  # noqa: E731
         elif kind == "subsample":
-            fn = _stage_call(name, subsample_flow, cfg.orchestration, params=ctx.params, overrides=ov)
+            fn = _stage_call(subsample_flow, cfg.orchestration, params=ctx.params, overrides=ov)
         else:
-            fn = _stage_call(name, flows[kind], cfg.orchestration, round_idx=k, params=ctx.params, overrides=ov)
-        ran += run_stage(run_dir, name, fn)[1]
+            fn = _stage_call(flows[kind], cfg.orchestration, round_idx=k, params=ctx.params, overrides=ov)
+        ran += run_stage(ctx.root, f"{spec.run_id}/{name}", name, stage_key(fp, name), fn)[1]
     return ran
 
 
@@ -210,55 +227,84 @@ def _link_round0(ctx: StudyContext, spec: RunSpec) -> None:
     os.replace(tmp, link)
 
 
-def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """``"i/N"`` -> (i, N) with 0 <= i < N; None stays None."""
-    if shard is None:
-        return None
-    try:
-        i, n = (int(x) for x in shard.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like I/N (e.g. 0/2), got {shard!r}") from None
-    if not 0 <= i < n:
-        raise ValueError(f"--shard {shard}: need 0 <= I < N")
-    return i, n
+@task(name="study-run", cache_policy=NO_CACHE)
+def study_run(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]]) -> int:
+    """One run's ``stages`` (an ablation's after linking its base's round 0); returns how many ran."""
+    if spec.base is not None and stages and stages[0][2] > 0:
+        _link_round0(ctx, spec)
+    return _execute(ctx, spec, stages)
+
+
+def study_task_runner(orch: OrchestrationConfig, workers: int) -> Any:
+    """The runner the study's runs are submitted to: Dask (``orchestration.task_runner=dask``: its address,
+    or a local cluster of ``workers`` processes), else one thread, or a pool of ``workers`` processes (a
+    run holds the process's torch state: never two in one process)."""
+    import dataclasses
+
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if orch.task_runner == "dask":
+        return make_task_runner(dataclasses.replace(orch, max_workers=workers))
+    return ThreadPoolTaskRunner(max_workers=1) if workers == 1 else ProcessPoolTaskRunner(max_workers=workers)
 
 
 @flow(name="study", validate_parameters=False)
 def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, only: str | None = None,
-               out: str | None = None, shard: str | None = None, mode: str = "all") -> dict[str, Any]:
-    """Run (or resume) the study's runs matching ``only`` (regex on run ids; all when None), then write
-    the tables and the plot over every run of the plan. Returns {"ran": {run_id: stages run}, "paths": ...}.
-
-    ``shard="i/N"``: only worker i's share of the selected runs (:func:`leod_core.study.shard_runs`), for
-    N worker processes. ``mode``: ``all``; ``data`` (only prepare the shared dataset); ``tables`` (only
-    write the tables from what has finished).
-    """
-    if mode not in ("all", "data", "tables"):
-        raise ValueError(f"study mode must be all, data or tables, got {mode!r}")
+               out: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the study's runs matching ``only`` (regex on run ids; all when None) as tasks of
+    this flow's task runner, then write the tables and the plot over every run of the plan. Returns
+    {"ran": {run_id: stages run}, "paths": ...}; a failed run fails the flow after the tables."""
     ctx = study_context(params, overrides, out)
     plan = plan_study(ctx.cfg)
     todo = select_runs(plan, only)
-    part = parse_shard(shard)
-    if part is not None:
-        st = ctx.cfg.study
-        todo = shard_runs(todo, part[1], st.steps, st.steps_self_train)[part[0]]
-    by_id = {r.run_id: r for r in plan}
-    ran: dict[str, int] = {}
     title = f"{ctx.experiment}: {ctx.cfg.model.preset}, {ctx.cfg.study.steps}+{ctx.cfg.study.steps_self_train} steps"
-    if mode != "tables":
-        _prepare_dataset(ctx, overrides)
-    if mode == "data":
-        return {"ran": ran, "paths": {}}
+    ran: dict[str, int] = {}
+    failed: dict[str, BaseException] = {}
+    not_started: list[str] = []  # runs whose base failed (the engine does not start them)
     try:
-        for i, spec in enumerate(todo if mode == "all" else [], 1):
-            log.info("study run %d/%d: %s", i, len(todo), spec.run_id)
-            n = 0
-            if spec.base is not None:  # the shared round 0 first, in the base run's folder
-                base = by_id[spec.base]
-                n += _execute(ctx, base, [s for s in run_stages(base) if s[2] == 0 and s[1] != "summary"])
-                _link_round0(ctx, spec)
-            n += _execute(ctx, spec, run_stages(spec))
-            ran[spec.run_id] = n
+        _prepare_dataset(ctx, overrides)
+        futures: dict[str, Any] = {}  # run id -> the future that made (or makes) its round 0
+        submitted = []
+        for spec, stages in _units(plan, todo):
+            wait = [futures[spec.base]] if spec.base is not None and spec.base in futures else None
+            fut = study_run.with_options(task_run_name=f"study-run[{spec.run_id}]").submit(ctx, spec, stages,
+                                                                                          wait_for=wait)
+            futures.setdefault(spec.run_id, fut)
+            submitted.append((spec, fut))
+        for spec, fut in submitted:
+            if spec.base in failed:
+                fut.wait()
+                not_started.append(spec.run_id)
+                continue
+            try:
+                n = fut.result()
+            except Exception as exc:  # the other runs go on; every failure is reported below
+                failed[spec.run_id] = exc
+                continue
+            if spec in todo:
+                ran[spec.run_id] = n
     finally:  # tables of whatever has finished, also when a run fails
         paths = write_study_outputs(ctx.root, plan, ctx.cfg.study.rounds, ctx.cfg.study.ablation_rounds, title)
+    if failed:
+        why = "; ".join(f"{rid} ({type(e).__name__}: {e})" for rid, e in failed.items())
+        rest = f"; not started (base run failed): {', '.join(not_started)}" if not_started else ""
+        raise StepFailed(f"study: {len(failed)}/{len(todo)} run(s) failed: {why}{rest}",
+                         bad_input=all(isinstance(e, ONE_LINE_ERRORS) for e in failed.values())) \
+            from next(iter(failed.values()))
     return {"ran": ran, "paths": {k: str(v) for k, v in paths.items()}}
+
+
+def run_study(params: str, overrides: list[str] | None = None, only: str | None = None, out: str | None = None,
+              workers: int = 1) -> dict[str, Any]:
+    """:func:`study_flow` on :func:`study_task_runner`; with N worker processes each run trains on one
+    torch thread unless ``train.threads`` is given (N processes on N cores do not fight over them)."""
+    overrides = list(overrides or [])
+    if workers > 1 and not any(o.startswith("train.threads=") for o in overrides):
+        overrides.append("train.threads=1")
+    orch = load_config(params, overrides).orchestration
+    if orch.task_runner == "dask":  # a run's own stages on its worker's threads, not back onto the cluster
+        overrides.append("orchestration.task_runner=thread")
+    return run_flow_on(study_flow, study_task_runner(orch, workers), orch, params=params, overrides=overrides,
+                       only=only, out=out)

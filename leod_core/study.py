@@ -26,8 +26,8 @@ import pandas as pd
 
 from leod_core.config import STUDY_ABLATIONS, ConfigError, LeodConfig, config_to_dict
 
-__all__ = ["RunSpec", "plan_study", "select_runs", "run_fingerprint", "run_cost", "shard_runs", "round_column",
-           "format_ratio", "mean_std", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
+__all__ = ["RunSpec", "plan_study", "select_runs", "run_fingerprint", "stage_key", "parallel_seconds",
+           "round_column", "format_ratio", "mean_std", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
            "QUALITY_COLUMNS", "GAIN_COLUMNS"]
 
 #: quality columns of results.csv / ablations.csv (pseudo labels of round 1, made by round 0's model)
@@ -118,52 +118,31 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
     return picked
 
 
-#: keys added after studies were first run, with the value that reproduces the old behaviour: at that
-#: value they are left out of the fingerprint, so runs made before the key existed stay valid
-_ADDED_KEYS = {("eval", "memory_reset_every"): 0, ("synth", "height"): 0, ("synth", "width"): 0,
-               ("synth", "num_classes"): 0, ("synth", "label_format"): "npy"}
-#: top-level keys retired since (config.RETIRED_KEYS), at the value every run had: kept in the fingerprint
-_RETIRED_KEYS = {"seed": 0}
-
-
 def run_fingerprint(cfg: LeodConfig) -> str:
     """Hash of everything in a run's config that can change its results (paths included; not the
-    round count, so a study can be extended, nor thread / worker counts, so it can resume in parallel)."""
+    round count, so a study can be extended, nor thread / worker counts, so it can resume in parallel):
+    the part of its stages' cache keys that says which run they belong to."""
     d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
     d["train"].pop("threads", None)
     d["data"].pop("num_workers", None)
     d.pop("full_labels", None)  # what it changes (full-label runs only) is in data / train already
-    for (group, key), old_behaviour in _ADDED_KEYS.items():
-        if d[group].get(key) == old_behaviour:
-            d[group].pop(key)
-    d.update(_RETIRED_KEYS)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_cost(run: RunSpec, steps: int, steps_self_train: int, pseudo_steps: float = 35.0) -> float:
-    """Relative cost of a run in training-step units (a pseudo-labelling pass ~ ``pseudo_steps`` steps;
-    an ablation's round 0 is its base run's)."""
-    return (steps if run.base is None else 0) + run.rounds * (steps_self_train + pseudo_steps)
+def stage_key(fingerprint: str, stage: str) -> str:
+    """The engine's cache key of one stage of a run (a plain file name: ``train@1`` keeps its ``@``)."""
+    return f"{stage}-{fingerprint}"
 
 
-def shard_runs(runs: Sequence[RunSpec], n: int, steps: int, steps_self_train: int) -> list[list[RunSpec]]:
-    """Split ``runs`` over ``n`` workers, balanced by :func:`run_cost` (longest group first to the least
-    loaded worker). An ablation stays with its base run (it needs the base's round 0); every worker keeps
-    the plan order."""
-    if n < 1:
-        raise ValueError(f"--workers must be >= 1, got {n}")
-    groups: dict[str, list[RunSpec]] = {}
-    for r in runs:
-        key = r.base if r.base is not None else r.run_id
-        groups.setdefault(str(key), []).append(r)
-    order = sorted(groups.values(), key=lambda g: -sum(run_cost(r, steps, steps_self_train) for r in g))
-    load = [0.0] * n
-    assigned: list[set[str]] = [set() for _ in range(n)]
-    for g in order:
-        w = min(range(n), key=lambda i: load[i])
-        load[w] += sum(run_cost(r, steps, steps_self_train) for r in g)
-        assigned[w].update(r.run_id for r in g)
-    return [[r for r in runs if r.run_id in a] for a in assigned]
+def parallel_seconds(seconds: Sequence[float], workers: int) -> float:
+    """Wall time of jobs taken in order by the first free of ``workers`` workers (a FIFO task runner)."""
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    free = [0.0] * workers
+    for s in seconds:
+        i = min(range(workers), key=free.__getitem__)
+        free[i] += s
+    return max(free)
 
 
 def round_column(k: int) -> str:

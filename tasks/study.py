@@ -1,14 +1,14 @@
-"""Tasks of ``leod study``: per-stage done markers (resume), run folders, the study's tables, plot and
+"""Tasks of ``leod study``: one run's stage as a cached Prefect task (resume), the study's tables, plot and
 MLflow summary runs.
 
-A stage of a run is done when ``<run>/.study/<stage>.json`` exists: it is written atomically after the
-stage's flow returned, with the stage's wall time and its (small) result. A killed study therefore
-re-runs at most the stage that was in progress (and training resumes inside it from its checkpoint).
+A stage's result is persisted by Prefect under ``<study>/.stage-results/<stage>-<fingerprint>`` (its cache
+key, :func:`leod_core.study.stage_key`) once the stage's flow returned, with the stage's wall time: the
+next study finds it there and skips the stage. A killed study therefore re-runs at most the stage that
+was in progress (and training resumes inside it from its checkpoint).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -22,28 +22,23 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_path
-from leod_core.config import ConfigError, LeodConfig
+from leod_core.config import LeodConfig
 from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, results_table
 from tasks.report import rounds_from_files
 from tasks.mlflow_log import stage_run
 
-__all__ = ["MARKER_DIR", "stage_marker", "read_marker", "run_stage", "check_run_identity", "collect_raw",
-           "write_study_outputs", "log_run_summary", "marker_records"]
+__all__ = ["STAGE_RESULTS_DIR", "stage_results_dir", "run_stage", "stage_done", "stage_records", "collect_raw",
+           "write_study_outputs", "log_run_summary"]
 
 log = logging.getLogger(__name__)
 
-MARKER_DIR = ".study"
+#: the engine's persisted stage results (its cache) under the study folder
+STAGE_RESULTS_DIR = ".stage-results"
 
 
-def stage_marker(run_dir: Path, stage: str) -> Path:
-    """``<run>/.study/<stage>.json`` (``@`` of ``train@1`` kept: a plain file name)."""
-    return Path(run_dir) / MARKER_DIR / f"{stage}.json"
-
-
-def read_marker(run_dir: Path, stage: str) -> dict | None:
-    """The marker of a finished stage, or None when the stage has not finished."""
-    p = stage_marker(run_dir, stage)
-    return json.loads(p.read_text()) if p.is_file() else None
+def stage_results_dir(root: Path) -> Path:
+    """Where Prefect persists the study's stage results (shared by every worker, so on a shared disk)."""
+    return Path(root) / STAGE_RESULTS_DIR
 
 
 def _jsonable(obj: Any) -> Any:
@@ -60,46 +55,49 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def run_stage(run_dir: Path, stage: str, fn: Callable[[], Any]) -> tuple[dict, bool]:
-    """Run ``fn`` unless ``stage`` of ``run_dir`` is done; returns (marker, ran). The marker holds
-    ``stage``, ``wall_s``, ``finished`` (unix time) and ``result``."""
-    done = read_marker(run_dir, stage)
-    if done is not None:
-        return done, False
+@task(name="study-stage", persist_result=True, result_serializer="json",
+      cache_key_fn=lambda _ctx, params: params["key"])
+def _stage(stage: str, key: str, call: Callable[[], Any]) -> dict:
+    """``call()`` as a task cached under ``key``: {stage, wall_s, finished (unix time), result}."""
     t0 = time.perf_counter()
-    result = fn()
-    marker = {"stage": stage, "wall_s": time.perf_counter() - t0, "finished": time.time(),
-              "result": _jsonable(result)}
-    with atomic_path(stage_marker(run_dir, stage)) as tmp:
-        tmp.write_text(json.dumps(marker, indent=1) + "\n")
-    log.info("%s: %s done in %.1f s", Path(run_dir).name, stage, marker["wall_s"])
-    return marker, True
+    result = call()
+    return {"stage": stage, "wall_s": time.perf_counter() - t0, "finished": time.time(), "result": _jsonable(result)}
 
 
-def check_run_identity(run_dir: Path, identity: Mapping[str, Any]) -> None:
-    """Write ``<run>/.study/run.json`` on first use; later, refuse a run folder made with other
-    parameters (its finished stages would be silently mixed with new ones)."""
-    p = Path(run_dir) / MARKER_DIR / "run.json"
-    if p.is_file():
-        old = json.loads(p.read_text())
-        if old.get("fingerprint") != identity.get("fingerprint"):
-            raise ConfigError(f"{run_dir} was made with other parameters (fingerprint {old.get('fingerprint')} != "
-                              f"{identity.get('fingerprint')}); delete it to redo the run, or restore its parameters")
-        return
-    with atomic_path(p) as tmp:
-        tmp.write_text(json.dumps(_jsonable(dict(identity)), indent=1) + "\n")
+def run_stage(root: Path, label: str, stage: str, key: str, call: Callable[[], Any]) -> tuple[dict, bool]:
+    """Run ``call`` as stage ``stage`` unless the study ``root`` holds its result under ``key``; returns
+    (record, ran). ``label`` names the task run (``wsod-0.1-s0/train@1``)."""
+    from prefect.transactions import CommitMode, transaction
+
+    t = _stage.with_options(result_storage=stage_results_dir(root), task_run_name=label)
+    # committed when the stage ends: inside a run's task, Prefect would otherwise keep the result until the
+    # whole run succeeded, and a run killed in round 2 would redo its round 0
+    with transaction(commit_mode=CommitMode.EAGER):
+        state = t(stage, key, call, return_state=True)
+    record = state.result()  # a failed stage raises its error here
+    ran = state.name != "Cached"
+    if ran:
+        log.info("%s done in %.1f s", label, record["wall_s"])
+    return record, ran
 
 
-def marker_records(root: Path) -> list[dict]:
-    """Every stage marker under the study folder (for timing projections)."""
+def stage_done(root: Path, key: str) -> bool:
+    """Whether the study ``root`` holds the result of the stage cached under ``key``."""
+    return (stage_results_dir(root) / key).is_file()
+
+
+def stage_records(root: Path) -> list[dict]:
+    """Every persisted stage result of the study (for the time projection); unreadable ones are skipped."""
+    from prefect.results import ResultRecord
+
     out = []
-    for p in sorted(Path(root).glob(f"*/{MARKER_DIR}/*.json")):
-        if p.name == "run.json":
-            continue
+    for p in sorted(stage_results_dir(root).glob("*")):
         try:
-            out.append(json.loads(p.read_text()))
-        except (OSError, json.JSONDecodeError):
+            rec = ResultRecord.deserialize(p.read_bytes()).result
+        except Exception:  # a file Prefect is writing, or not one of its records: no timing from it
             continue
+        if isinstance(rec, dict) and "wall_s" in rec:
+            out.append(rec)
     return out
 
 

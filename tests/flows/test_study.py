@@ -1,6 +1,7 @@
 """``leod study`` end to end on the micro synthetic dataset: 2 settings x 1 seed, a full-label run and
-one ablation (no inpainting), a few training steps. Checks the tables, resume (a second call runs nothing), and that
-the test split and its labels are never touched by training or pseudo-labelling."""
+one ablation (no inpainting), a few training steps, as tasks of the study flow. Checks the tables, resume from
+the engine's cache (a run killed in a stage finishes on the next call, a third call runs nothing), and that the
+test split and its labels are never touched by training or pseudo-labelling."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import pytest
 
 import flows.study as study_mod
 from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
-from flows.study import parse_shard
-from leod_core.study import ABLATION_LABELS, mean_std, run_fingerprint, plan_study, run_cost, select_runs, shard_runs
+from leod_core.study import ABLATION_LABELS, mean_std, parallel_seconds, run_fingerprint, plan_study, select_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -41,15 +41,13 @@ def test_plan_ids_overrides_and_tables():
     with pytest.raises(ValueError, match="matches no run"):
         select_runs(plan, "nothing")
     assert mean_std([0.1, 0.3]) == "20.0 ± 14.1" and mean_std([0.25]) == "25.0" and mean_std([float("nan")]) == ""
-    shares = shard_runs(plan, 2, 150, 150)
-    assert sorted(r.run_id for sh in shares for r in sh) == sorted(ids)
-    costs = [sum(run_cost(r, 150, 150) for r in sh) for sh in shares]
-    assert max(costs) / min(costs) < 1.1  # balanced
-    for sh in shares:  # an ablation runs in the worker of its base run (the base's round 0 is its round 0)
-        assert {r.base for r in sh if r.base} <= {r.run_id for r in sh}
-    assert parse_shard("1/2") == (1, 2) and parse_shard(None) is None
-    with pytest.raises(ValueError, match="0 <= I < N"):
-        parse_shard("2/2")
+    # ablations selected without their base: the base's round 0 is submitted first, once
+    units = study_mod._units(plan, select_runs(plan, "^abl_.*-s1$"))
+    assert [(u.run_id, [s[0] for s in st]) for u, st in units[:1]] == [("wsod-0.05-s1",
+                                                                        ["subsample", "train@0", "evaluate@0"])]
+    assert [u.run_id for u, _ in units[1:]] == [r.run_id for r in plan if r.kind == "ablation" and r.seed == 1]
+    assert units[1][1][0][0] == "pseudo_label@1"
+    assert parallel_seconds([3, 1, 1, 1], 2) == 3 and parallel_seconds([1, 1, 1], 1) == 3
     with pytest.raises(ConfigError, match=r"study.ablations=.*allowed: distinct names among no_tta"):
         load_config(None, ["study.ablations=[no_tta,foo]"])
     with pytest.raises(ConfigError, match="study.ablation_ratio=0 takes subsample.ratio=1.0"):
@@ -67,33 +65,49 @@ def _test_split_hidden(dataset: Path):
         shutil.move(away, test)
 
 
-def _guarded(flow_obj, dataset: Path, calls: list):
-    """The stage flow, run with the test split moved away (same name, so Prefect shows it as usual)."""
+def _guarded(flow_obj, dataset: Path, calls: list, kill: set | None = None):
+    """The stage flow, run with the test split moved away (same name, so Prefect shows it as usual);
+    the first call for each (run folder name, round) in ``kill`` dies instead (a killed worker)."""
     from prefect import flow
 
     @flow(name=flow_obj.name, validate_parameters=False)
     def guarded(**kw):
         calls.append((flow_obj.name, kw.get("round_idx")))
+        run = (Path(load_config(kw["params"], kw["overrides"]).paths.artifacts).name, kw.get("round_idx"))
+        if kill and run in kill:
+            kill.discard(run)
+            raise RuntimeError(f"killed in {run}")
         with _test_split_hidden(dataset):
             return flow_obj.fn(**kw)
 
     return guarded
 
 
-def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, monkeypatch, mlflow_uri):
+def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, monkeypatch, mlflow_uri, capsys):
+    from flows.cli import main
+    from flows.runtime import StepFailed
+
     params = Path(__file__).resolve().parents[2] / "params.yaml"
     overrides = TINY + [f"paths.artifacts={tmp_path / 'art'}"]
     root = tmp_path / "art" / "study"
     dataset = root / "data" / "dataset"
     calls: list = []
-    monkeypatch.setattr(study_mod, "train_flow", _guarded(study_mod.train_flow, dataset, calls))
+    kill = {("wsod-0.1-s0", 1)}  # the wsod run dies in its round-1 training, once
+    monkeypatch.setattr(study_mod, "train_flow", _guarded(study_mod.train_flow, dataset, calls, kill))
     monkeypatch.setattr(study_mod, "pseudo_label_flow", _guarded(study_mod.pseudo_label_flow, dataset, calls))
 
-    out = study_mod.study_flow(params=str(params), overrides=overrides)
-    assert set(out["ran"]) == {"wsod-0.1-s0", "ssod-0.34-s0", "full-s0", "abl_no_inpaint-wsod-0.1-s0"}
-    # trainings: wsod (2), ssod (2), full (1), ablation (1; its round 0 is wsod's); pseudo-labelling: 3
-    assert sorted(c for c in calls if c[0] == "train") == [("train", 0)] * 3 + [("train", 1)] * 3
-    assert sum(c[0] == "pseudo-label" for c in calls) == 3
+    with pytest.raises(StepFailed, match=r"1/4 run\(s\) failed: wsod-0.1-s0 \(RuntimeError: killed in .*\); "
+                       r"not started \(base run failed\): abl_no_inpaint-wsod-0.1-s0$"):
+        study_mod.run_study(str(params), overrides)
+    # the other runs went on; the ablation waits for its base run, so it did not start
+    trained = sorted(c for c in calls if c[0] == "train")
+    assert trained == [("train", 0)] * 3 + [("train", 1)] * 2  # (the killed call counts too)
+    calls.clear()
+    out = study_mod.run_study(str(params), overrides)  # resume: wsod from its round-1 training on
+    # wsod: train@1, evaluate@1, summary; the ablation: pseudo_label, pseudo_quality, train, evaluate, summary
+    assert out["ran"] == {"wsod-0.1-s0": 3, "ssod-0.34-s0": 0, "full-s0": 0, "abl_no_inpaint-wsod-0.1-s0": 5}
+    assert sorted(c for c in calls if c[0] == "train") == [("train", 1)] * 2
+    assert sum(c[0] == "pseudo-label" for c in calls) == 1  # the ablation's (wsod's finished before the kill)
 
     res = pd.read_csv(root / "results.csv", keep_default_na=False)
     assert list(res.columns) == ["setting", "ratio", "round 0 (supervised)", "round 1", "full labels",
@@ -116,7 +130,7 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     for labels in root.glob("*/round_*/labels/*.parquet"):
         assert not test_seqs & set(pd.read_parquet(labels, columns=["sequence"])["sequence"]), labels
 
-    # MLflow: every stage run and one summary run per study run, in the study's experiment
+    # MLflow: every finished stage run and one summary run per study run, in the study's experiment
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(mlflow_uri)
@@ -124,18 +138,19 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     stages = [r.data.tags["stage"] for r in client.search_runs([exp.experiment_id], max_results=500)]
     assert stages.count("study-run") == 4 and stages.count("train") == 6 and stages.count("evaluate") == 6
 
-    # resume: a second call runs nothing (a stage flow called now would fail the test)
+    # the dry run reads the engine's persisted results: nothing left, timed from this study's own stages
+    assert main(["study", "--dry-run", "--params", str(params), *sum((["-S", o] for o in overrides), [])]) == 0
+    dry = capsys.readouterr().out
+    assert "4 runs (4 in the plan), 0 stages left: projected 0m00s" in dry and "finished stages of this study" in dry
+
+    # a third call runs nothing (a stage flow called now would fail the test)
     def boom(*a, **k):
         raise AssertionError("a finished stage ran again")
 
     monkeypatch.setattr(study_mod, "run_flow", boom)
-    again = study_mod.study_flow(params=str(params), overrides=overrides)
+    again = study_mod.run_study(str(params), overrides)
     assert sum(again["ran"].values()) == 0
     pd.testing.assert_frame_equal(pd.read_csv(root / "results.csv", keep_default_na=False), res)
-
-    # another parameter set in the same folder is refused in one line
-    with pytest.raises(ValueError, match="made with other parameters"):
-        study_mod.study_flow(params=str(params), overrides=overrides + ["study.steps=4"], only="wsod")
 
 
 def test_every_ablation_has_a_row_name():
@@ -144,9 +159,6 @@ def test_every_ablation_has_a_row_name():
 
 def test_fingerprint_tracks_results_not_threads():
     base = run_fingerprint(load_config(None))
-    # pinned: a key added later must leave it alone at the value that keeps the old behaviour, or every
-    # study folder made before it would be refused on resume (leod_core/study.py _ADDED_KEYS / _RETIRED_KEYS)
-    assert base == "7b7548247ae2d68f"
     # full_labels only acts on full-label runs, through data / train (which the fingerprint holds)
     assert run_fingerprint(load_config(None, ["full_labels.tflip=0.5", "full_labels.steps=9"])) == base
     full = load_config(None, ["subsample.ratio=1.0"])
@@ -154,8 +166,24 @@ def test_fingerprint_tracks_results_not_threads():
     assert run_fingerprint(full) != run_fingerprint(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))
     assert run_fingerprint(load_config(None, ["train.threads=1", "rounds=3"])) == base
     assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
-    # a key added later is left out only at the value that reproduces runs made before it existed
     assert run_fingerprint(load_config(None, ["eval.memory_reset_every=1"])) != base
+    assert run_fingerprint(load_config(None, ["orchestration.task_runner=dask", "mlflow.experiment=x"])) == base
+
+
+def test_study_task_runner_follows_workers_and_dask():
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    from leod_core.config import OrchestrationConfig
+
+    one = study_mod.study_task_runner(OrchestrationConfig(task_runner="thread", max_workers=2), 1)
+    assert isinstance(one, ThreadPoolTaskRunner) and one._max_workers == 1  # a run holds torch's process state
+    two = study_mod.study_task_runner(OrchestrationConfig(task_runner="thread"), 2)
+    assert isinstance(two, ProcessPoolTaskRunner) and two._max_workers == 2
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        study_mod.study_task_runner(OrchestrationConfig(), 0)
+    pytest.importorskip("prefect_dask")
+    dask = study_mod.study_task_runner(OrchestrationConfig(task_runner="dask", dask_address="tcp://h:8786"), 2)
+    assert type(dask).__name__ == "DaskTaskRunner" and dask.address == "tcp://h:8786"
 
 
 def test_gains_and_ablation_deltas_are_paired_by_seed():
