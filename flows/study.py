@@ -179,10 +179,10 @@ def _prepare_dataset(ctx: StudyContext, overrides: list[str] | None) -> None:
     st, cfg = ctx.cfg.study, ctx.cfg
     ov = [*(overrides or []), f"mlflow.experiment={ctx.experiment}"]
     raw = ctx.root / "data" / "raw"
-    calls = {"synth": lambda: run_flow(synth_flow, cfg.orchestration, dst=str(raw), preset=st.synth_preset,
-                                       seed=cfg.synth.seed, params=ctx.params, overrides=ov),
-             "import": lambda: run_flow(import_flow, cfg.orchestration, src=str(raw), dst=str(ctx.dataset),
-                                        camera="synth", params=ctx.params, overrides=ov)}
+    calls = {"synth": _stage_call(synth_flow, cfg.orchestration, dst=str(raw), preset=st.synth_preset,
+                                  seed=cfg.synth.seed, params=ctx.params, overrides=ov),
+             "import": _stage_call(import_flow, cfg.orchestration, src=str(raw), dst=str(ctx.dataset),
+                                   camera="synth", params=ctx.params, overrides=ov)}
     for stage in _DATA_STAGES:
         run_stage(ctx.root, f"data/{stage}", stage, _data_key(ctx, stage), calls[stage])
 
