@@ -22,9 +22,13 @@ GT_FRAMES = (12, 22)  # the dataset's label frames of a blob sequence (kept or w
 
 
 class BlobDetector:
-    """Stateless stand-in for the Detector protocol used by leod_core.inference.stream."""
+    """Stateless stand-in for the Detector protocol used by leod_core.inference.stream: the bounding box
+    of the non-zero pixels of ``channels`` (all by default; ``slice(10, None)``: the ON bins)."""
 
     training = False
+
+    def __init__(self, channels: slice = slice(None)) -> None:
+        self.channels = channels
 
     def forward_backbone(self, x, states=None, token_mask=None):
         return {2: x}, states
@@ -32,7 +36,7 @@ class BlobDetector:
     def predict(self, features, conf_threshold=0.1, nms_iou=0.45):
         out = []
         for img in features[2]:
-            ys, xs = torch.nonzero(img.sum(0), as_tuple=True)
+            ys, xs = torch.nonzero(img[self.channels].sum(0), as_tuple=True)
             if len(xs) == 0:
                 out.append(np.zeros((0, 7), np.float32))
                 continue

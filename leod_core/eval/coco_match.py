@@ -168,10 +168,9 @@ def _accumulate(images: list[_Image]) -> np.ndarray:
     for a in range(len(AREA_RANGES)):
         if num_gt[a] == 0:
             continue
-        tp_sum = np.cumsum(codes[a] == _TP, axis=1).astype(float)
-        fp_sum = np.cumsum(codes[a] == _FP, axis=1).astype(float)
-        for t in range(len(IOU_THRS)):
-            tp, fp = tp_sum[t], fp_sum[t]
+        for t in range(len(IOU_THRS)):  # one threshold at a time: (D,) sums, not (T, D) of the dataset
+            tp = np.cumsum(codes[a, t] == _TP).astype(float)
+            fp = np.cumsum(codes[a, t] == _FP).astype(float)
             nd = len(tp)
             q = np.zeros(len(REC_THRS))
             if nd:
