@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -130,16 +131,30 @@ class MixedLoader:
 
     def __iter__(self) -> Iterator[TrainBatch]:
         if self.num_workers == 0:
-            while True:
-                batch = self.make_batch(self.step)
-                self.step += 1
-                yield batch
+            yield from self._made_ahead()
+            return
         loader = torch.utils.data.DataLoader(
             _StepDataset(self), batch_size=None, sampler=_StepSampler(self.step),
             num_workers=self.num_workers, collate_fn=_identity, prefetch_factor=2)
         for batch in loader:
             self.step += 1
             yield batch
+
+    def _made_ahead(self) -> Iterator[TrainBatch]:
+        """Batches made one step ahead in a thread, so that the next batch's reads and augmentation run
+        while the model trains on this one (torch and numpy release the GIL in their kernels). Batch ``s``
+        is a pure function of ``s`` and only this thread touches the files, so the batches are the ones
+        made in line; ``step`` counts the batches handed out, as before."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leod-batch") as pool:
+            pending = pool.submit(self.make_batch, self.step)
+            try:
+                while True:
+                    batch = pending.result()
+                    self.step += 1
+                    pending = pool.submit(self.make_batch, self.step)
+                    yield batch
+            finally:  # a batch never asked for is dropped, with any error it met
+                pending.cancel()
 
     def state_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "step": self.step}

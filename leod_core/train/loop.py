@@ -205,6 +205,7 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
                 if info.is_main:
                     state.history.write_csv(out_dir / "loss.csv")
     finally:
+        batches.close()  # stops a loader's batch made ahead before the caller closes its files
         bar.close()
     return _finish(state, out_dir, start, time.perf_counter() - t0, info)
 
@@ -351,9 +352,13 @@ def _forever(loader: Iterable[Any]) -> Iterator[Any]:
     """Batches without end: a finite loader is restarted (the streaming/mixed loaders never end)."""
     while True:
         empty = True
-        for batch in loader:
-            empty = False
-            yield batch
+        batches = iter(loader)
+        try:
+            for batch in batches:
+                empty = False
+                yield batch
+        finally:  # closed with us, not whenever it is collected
+            getattr(batches, "close", lambda: None)()
         if empty:
             raise ValueError("the training loader yielded no batch")
 

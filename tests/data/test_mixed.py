@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -109,6 +110,42 @@ def test_resume_yields_the_same_batches(make_loader):
     with pytest.raises(ValueError, match="seed"):
         make_loader(seed=8).load_state_dict(state)
 
+
+def test_batches_made_ahead_are_the_ones_made_in_line(make_loader):
+    loader = make_loader(seed=5)
+    made = []
+    make = loader.make_batch
+
+    def record(step):
+        made.append(step)
+        return make(step)
+
+    loader.make_batch = record
+    it = iter(loader)
+    got = [next(it) for _ in range(4)]
+    assert loader.state_dict() == {"seed": 5, "step": 4}  # batches handed out, not made
+    ref = make_loader(seed=5)
+    assert all(_same(x, ref.make_batch(s)) for s, x in enumerate(got))
+    it.close()  # waits for the batch made ahead; no thread is left
+    assert made == [0, 1, 2, 3, 4]
+    assert not [t for t in threading.enumerate() if t.name.startswith("leod-batch")]
+
+
+def test_an_error_in_a_batch_made_ahead_surfaces_when_that_batch_is_asked_for(make_loader):
+    loader = make_loader(seed=5)
+    make = loader.make_batch
+
+    def broken_at_2(step):
+        if step == 2:
+            raise OSError("corrupt chunk in seq_a frame 7")
+        return make(step)
+
+    loader.make_batch = broken_at_2
+    it = iter(loader)
+    next(it), next(it)  # batch 2 is already being made and has failed: not raised yet
+    with pytest.raises(OSError, match="seq_a frame 7"):
+        next(it)
+    assert loader.state_dict()["step"] == 2
 
 def test_workers_give_the_same_batches(make_loader):
     ref = list(itertools.islice(iter(make_loader(seed=2)), 3))
