@@ -120,11 +120,9 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
 
 def run_fingerprint(cfg: LeodConfig) -> str:
     """Hash of everything in a run's config that can change its results (paths included; not the
-    round count, so a study can be extended, nor thread / worker counts, so it can resume in parallel):
-    the part of its stages' cache keys that says which run they belong to."""
+    round count, so a study can be extended): the part of its stages' cache keys that says which run they
+    belong to. Thread and loader-worker counts are in it: both change what a training computes."""
     d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
-    d["train"].pop("threads", None)
-    d["data"].pop("num_workers", None)
     d.pop("full_labels", None)  # what it changes (full-label runs only) is in data / train already
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

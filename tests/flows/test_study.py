@@ -157,14 +157,17 @@ def test_every_ablation_has_a_row_name():
     assert set(ABLATION_LABELS) == set(STUDY_ABLATIONS)
 
 
-def test_fingerprint_tracks_results_not_threads():
+def test_fingerprint_tracks_results_threads_included():
     base = run_fingerprint(load_config(None))
     # full_labels only acts on full-label runs, through data / train (which the fingerprint holds)
     assert run_fingerprint(load_config(None, ["full_labels.tflip=0.5", "full_labels.steps=9"])) == base
     full = load_config(None, ["subsample.ratio=1.0"])
     assert full.data.augment.tflip == 0.0
     assert run_fingerprint(full) != run_fingerprint(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))
-    assert run_fingerprint(load_config(None, ["train.threads=1", "rounds=3"])) == base
+    assert run_fingerprint(load_config(None, ["rounds=3"])) == base
+    # other floats (threads) or other streams per batch (LEOD's per-worker stream sets): other results
+    assert run_fingerprint(load_config(None, ["train.threads=1"])) != base
+    assert run_fingerprint(load_config(None, ["data.num_workers=2"])) != base
     assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
     assert run_fingerprint(load_config(None, ["eval.memory_reset_every=1"])) != base
     assert run_fingerprint(load_config(None, ["orchestration.task_runner=dask", "mlflow.experiment=x"])) == base
@@ -222,3 +225,17 @@ def test_full_label_run_gets_leods_full_label_values(tmp_path):
     main = load_config(None, run_overrides(ctx, runs["main"]))
     assert (full.data.augment.tflip, full.train.steps) == (0.0, 40)
     assert (main.data.augment.tflip, main.train.steps) == (0.5, 40)
+
+
+@pytest.mark.parametrize("workers, given, threads", [(1, [], "1"), (2, [], "1"), (2, ["train.threads=2"], "2")])
+def test_study_threads_do_not_depend_on_workers(monkeypatch, workers, given, threads):
+    seen = {}
+
+    def fake_run(flow_fn, runner, orch, **kwargs):
+        seen.update(kwargs)
+        return {}
+
+    monkeypatch.setattr(study_mod, "run_flow_on", fake_run)
+    monkeypatch.setattr(study_mod, "study_task_runner", lambda orch, n: None)
+    study_mod.run_study("params.yaml", list(given), workers=workers)
+    assert [o for o in seen["overrides"] if o.startswith("train.threads=")] == [f"train.threads={threads}"]
