@@ -126,8 +126,8 @@ def test_batches_made_ahead_are_the_ones_made_in_line(make_loader):
     assert loader.state_dict() == {"seed": 5, "step": 4}  # batches handed out, not made
     ref = make_loader(seed=5)
     assert all(_same(x, ref.make_batch(s)) for s, x in enumerate(got))
-    it.close()  # waits for the batch made ahead; no thread is left
-    assert made == [0, 1, 2, 3, 4]
+    it.close()  # waits for (or cancels) the batch made ahead; no thread is left
+    assert made in ([0, 1, 2, 3], [0, 1, 2, 3, 4])  # in order, never more than one batch ahead
     assert not [t for t in threading.enumerate() if t.name.startswith("leod-batch")]
 
 
@@ -142,10 +142,11 @@ def test_an_error_in_a_batch_made_ahead_surfaces_when_that_batch_is_asked_for(ma
 
     loader.make_batch = broken_at_2
     it = iter(loader)
-    next(it), next(it)  # batch 2 is already being made and has failed: not raised yet
+    next(it), next(it)  # batch 2 is being made (and fails) meanwhile: its error must not surface here
     with pytest.raises(OSError, match="seq_a frame 7"):
         next(it)
     assert loader.state_dict()["step"] == 2
+
 
 def test_workers_give_the_same_batches(make_loader):
     ref = list(itertools.islice(iter(make_loader(seed=2)), 3))
