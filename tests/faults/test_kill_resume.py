@@ -1,7 +1,9 @@
 """kill -9 in the middle of each stage kind of the micro DAG (import, train, evaluate, pseudo-label),
 then ``dvc repro``: it finishes, every output's hash equals the uninterrupted run's
 (verify/micro_hashes.json), DVC never cached a partial output, no temporary file is left, and a second
-``dvc repro`` started while one runs is refused by DVC's lock without harming the first."""
+``dvc repro`` started while one runs is refused by DVC's lock without harming the first. The rerun of the
+killed training resumed from its checkpoint's step k > 0 (equal hashes alone would not show it: a fresh
+start ends with the same weights): its console says so, and its MLflow run logged steps k+1..N only."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from leod_core.config import load_config
 from leod_core.round_layout import stage_order
 from flows.server import prefect_server
 from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, stage_env
@@ -28,9 +31,10 @@ DVC = str(Path(sys.executable).parent / "dvc")
 #: (command line of the stage's process, what must exist before the kill, longest delay after that in
 #: s): training is killed soon after its first resume checkpoint (its last 6 micro steps take ~1 s), so
 #: the rerun has to resume from it; the others restart from scratch
+TRAIN_CKPT = "artifacts/.work/round_0/model/.work/last_ckpt.pt"
 TARGETS = [
     ("leod import-prophesee", None, 1.5),
-    ("leod train --round 0", "artifacts/.work/round_0/model/.work/last_ckpt.pt", 0.3),
+    ("leod train --round 0", TRAIN_CKPT, 0.3),
     ("leod evaluate --round 0", None, 1.5),
     ("leod pseudo-label --round 1", None, 1.5),
 ]
@@ -96,12 +100,41 @@ def _temporaries(repo: Path) -> list[str]:
             if ".tmp" in p.name and ".work" not in p.parts]
 
 
+def _train_runs(uri: str, round_idx: int) -> list:
+    """MLflow runs of ``leod train --round K`` (a killed one stays RUNNING)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              filter_string=f"tags.stage = 'train' and tags.round = '{round_idx}'")
+    return [(r, [m.step for m in client.get_metric_history(r.info.run_id, "lr")]) for r in runs]
+
+
+def _assert_resumed_at_checkpoint(repo: Path, uri: str, ckpt_step: int | None, outputs: list[str]) -> None:
+    """The killed round-0 training was rerun from its checkpoint's step k > 0, not from 0: the rerun's
+    console line says ``resumed at step k``, and its MLflow run (the one that finished) holds
+    ``resumed_from`` = k and one logged step for each of k+1..N only."""
+    total = load_config(repo / "params.yaml").train.steps
+    assert ckpt_step is not None and 0 < ckpt_step <= total, ckpt_step
+    done = [line for out in outputs for line in out.splitlines() if line.startswith("train round 0: ")]
+    assert len(done) == 1, "\n".join(done) or "no finished `leod train --round 0` in the reruns' output"
+    assert done[0].startswith(f"train round 0: {total} steps") and f"resumed at step {ckpt_step} " in done[0], done[0]
+    runs = _train_runs(uri, 0)
+    finished = [(r, steps) for r, steps in runs if r.info.status == "FINISHED"]
+    assert len(finished) == 1 and len(runs) == 2, [(r.info.status, steps) for r, steps in runs]
+    run, steps = finished[0]
+    assert run.data.metrics["resumed_from"] == ckpt_step
+    assert steps == list(range(ckpt_step + 1, total + 1)), steps  # total - k steps trained, none redone
+
+
 def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Path) -> None:
     repo = make_repo_copy(REPO, tmp_path / "repo").resolve()
     apply_overrides(repo, MICRO_OVERRIDES)
     env = stage_env(repo)
-    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
+    env["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{repo / 'mlflow.db'}"
     rng = random.Random(1234)
+    ckpt_step: int | None = None  # the step of the killed training's checkpoint
+    after_train_kill: list[str] = []  # console of every repro after it
     with prefect_server(0) as url:
         env["PREFECT_API_URL"] = url
         remaining = list(TARGETS)
@@ -113,8 +146,14 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
             proc = _repro(repo, env)
             stop.set()
             watcher.join()
+            if ckpt_step is not None:
+                after_train_kill.append(proc.stdout + proc.stderr)
             assert len(killed) == 1, f"none of {remaining} was killed mid-run:\n{proc.stdout[-2000:]}"
             assert proc.returncode != 0, proc.stdout[-2000:]
+            if killed[0] == "leod train --round 0":  # dead by now (DVC has returned): the file is final
+                from leod_core.train.checkpoint import load_checkpoint
+
+                ckpt_step = int(load_checkpoint(repo / TRAIN_CKPT)["step"])
             remaining = [t for t in remaining if t[0] != killed[0]]
             # DVC committed nothing of the killed stage: all it cached belongs to the finished stages
             assert _cached_objects(repo) <= _referenced_objects(repo), killed
@@ -129,6 +168,9 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
         out_first = first.communicate(timeout=600)[0]
         assert second.returncode != 0 and "lock" in (second.stdout + second.stderr).lower(), second.stdout
         assert first.returncode == 0, out_first[-3000:]
+        after_train_kill.append(out_first + second.stdout + second.stderr)
+
+    _assert_resumed_at_checkpoint(repo, uri, ckpt_step, after_train_kill)
 
     expected, _, complete = expected_hashes(EXPECTED_FILE)
     actual = output_hashes(repo) if complete else only_expected(output_hashes(repo), expected)
