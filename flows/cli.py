@@ -38,6 +38,10 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+#: commands that handle their signals themselves: ``leod serve`` ends on Ctrl-C by design (exit 0)
+_OWN_SIGNALS = frozenset({"serve"})
+
+
 def add_params_arguments(parser: argparse.ArgumentParser) -> None:
     """--params FILE and -S key=value overrides, shared by commands that read params.yaml."""
     parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
@@ -116,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     if args._module is None:
         print(f"leod {args.command}: not available in this build", file=sys.stderr)
         return 2
+    if argv is None and args.command not in _OWN_SIGNALS:
+        # the console command: SIGTERM (timeout, CI, schedulers) / Ctrl-C / a closed terminal stop the Prefect
+        # server and child processes it started and exit at once, in one line (143 / 130 / 129)
+        from flows.server import exit_on_signals
+
+        exit_on_signals(f"leod {args.command}")
     from flows.runtime import ONE_LINE_ERRORS, StepFailed
 
     try:

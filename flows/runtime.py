@@ -185,8 +185,14 @@ def run_flow_on(flow_obj: Any, runner: Any, orch: OrchestrationConfig, **params:
     check_api()
     call = flow_obj.with_options(task_runner=runner)
     spawns = isinstance(runner, ProcessPoolTaskRunner) or orch.task_runner == "dask"
+    remote_dask = orch.task_runner == "dask" and bool(orch.dask_address)
+    if api_url() is None and (not spawns or remote_dask):
+        # local mode (Prefect's own temporary server): it dies with this process, however it ends (issue 27)
+        from flows.server import guard_ephemeral_server
+
+        guard_ephemeral_server()
     if spawns and api_url() is None:
-        if orch.task_runner == "dask" and orch.dask_address:
+        if remote_dask:
             log.warning("orchestration.dask_address set but no PREFECT_API_URL: each Dask worker records its "
                         "task runs in a throwaway API; export the URL of a server the workers can reach")
             return call(**params)

@@ -9,6 +9,16 @@ very first time, database migrations) and ~1-2 s per flow after that.
 context manager (``leod self-train`` uses it). When ``PREFECT_API_URL`` is already set (a user's server),
 nothing is started and the command reports there. :func:`mlflow_server` does the same for the MLflow UI
 (``leod serve`` / ``make ui`` run both).
+
+A started server dies with the command that started it (issue 27). It runs in a session of its own (a Ctrl-C
+in the terminal reaches only the command, which stops the server cleanly) under a small guard process
+(:func:`_guard`) that leads that session's process group: when the command dies in any way, SIGKILL
+included, the guard stops the whole group (SIGTERM, then SIGKILL after a grace period). On Linux the guard
+hears of the death at once (a parent-death signal, ``prctl(PR_SET_PDEATHSIG)``); elsewhere (no prctl: macOS,
+BSD) it notices within 0.1 s by polling its parent pid. Prefect's own temporary server of local mode (an
+ephemeral ``uvicorn`` subprocess, the one seen left behind) runs under the same guard
+(:func:`guard_ephemeral_server`), and :func:`exit_on_signals` makes SIGTERM / SIGINT / SIGHUP stop the
+servers and child processes of a command and exit at once with one line (status 128 + signal number).
 """
 
 from __future__ import annotations
@@ -17,9 +27,11 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,9 +41,16 @@ from pathlib import Path
 from flows.prefect_env import prepare_environment
 
 __all__ = ["PortTaken", "prefect_server", "mlflow_server", "mlflow_ui_available", "free_port", "require_free_port",
-           "wait_healthy", "main"]
+           "wait_healthy", "exit_on_signals", "stop_everything", "guard_ephemeral_server", "main"]
 
 log = logging.getLogger(__name__)
+
+#: a server's clean stop at the end of a block: SIGTERM, then SIGKILL of its process group after this long
+STOP_GRACE_S = 10.0
+#: on SIGTERM / SIGINT / SIGHUP (:func:`exit_on_signals`): the same, sooner (the user or scheduler waits)
+SIGNAL_GRACE_S = 3.0
+#: Prefect's ephemeral server: Prefect SIGKILLs the guard after 5 s, so the guard must be done before
+EPHEMERAL_GRACE_S = 4.0
 
 
 class PortTaken(OSError):
@@ -79,6 +98,349 @@ def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen | None = Non
     raise RuntimeError(f"{name} did not answer at {url} within {timeout_s:.0f} s")
 
 
+def _guard(argv: list[str]) -> int:
+    """The guard's program, run by ``python -I -S`` (standard library only, no globals: :func:`_guard_cmd`).
+
+    ``argv``: PARENT_PID GRACE_S MODE -- CMD ... The guard exits at once if its parent is no longer
+    PARENT_PID (the parent died before the death signal was set: the race of prctl).
+
+    MODE ``tree`` (a server, started in a session of its own): run CMD as a child in this process group, exit
+    with its status when it exits; when the parent dies, or on SIGTERM / SIGINT, stop the whole group:
+    SIGTERM, up to GRACE_S for CMD to exit, then SIGKILL (this guard included). Uvicorn and any process the
+    server starts are in that group. Linux's parent-death signal (SIGHUP here) fires when the *thread* that
+    started the guard ends: a SIGHUP while the parent lives is ignored, and the parent-pid poll (0.1 s) is
+    what notices its death afterwards, as it does where there is no prctl.
+
+    MODE ``exec`` (a command in the caller's process group: Ctrl-C reaches it as usual): become CMD with
+    SIGTERM as its parent-death signal. Linux only; elsewhere CMD simply runs. The caller must start it from
+    a thread that outlives it (:func:`_popen_guarded` uses it from the main thread only).
+    """
+    import os
+    import signal
+    import sys
+    import time
+
+    parent, grace_s, mode, cmd = int(argv[0]), float(argv[1]), argv[2], argv[4:]
+
+    def orphaned() -> bool:  # re-parented to init or a subreaper: the parent has died
+        return os.getppid() != parent
+
+    def set_parent_death_signal(sig: int) -> None:
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+            except (OSError, AttributeError):  # no prctl (an odd libc): the ppid poll of tree mode remains
+                pass
+
+    if mode == "exec":
+        set_parent_death_signal(signal.SIGTERM)
+        if orphaned():
+            return 143
+        for name in ("SIGPIPE", "SIGXFSZ"):  # as subprocess restores them: Python ignores both
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+        try:
+            os.execvp(cmd[0], cmd)
+        except OSError as exc:
+            print(f"{cmd[0]}: {exc.strerror}", file=sys.stderr)
+            return 127
+
+    stop: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if signum != signal.SIGHUP or orphaned():
+            stop.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    set_parent_death_signal(signal.SIGHUP)
+    if orphaned():
+        return 1
+    import subprocess
+
+    child = subprocess.Popen(cmd)
+    while not stop and not orphaned():
+        if child.poll() is not None:
+            return child.returncode if child.returncode >= 0 else 128 - child.returncode
+        time.sleep(0.1)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(0, signal.SIGKILL)  # whatever is left of the group, this guard included
+    return 137  # not reached
+
+
+#: the guard's code, marshalled (the very code loaded here, whatever the file holds now): in the guard's
+#: environment, not on its command line (``ps``); the same interpreter reads it back
+_GUARD_VAR = "LEOD_GUARD_CODE"
+_GUARD_BOOT = ("import base64, marshal, os, sys, types; sys.exit(types.FunctionType(marshal.loads(base64.b64decode("
+               f"os.environ.pop({_GUARD_VAR!r}))), globals())(sys.argv[1:]))")
+
+
+def _guard_cmd(cmd: list[str], grace_s: float, mode: str,
+               env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run ``cmd`` under :func:`_guard` as a child of this process; ``env``: the
+    environment ``cmd`` gets (default: ours)."""
+    import base64
+    import marshal
+
+    code = base64.b64encode(marshal.dumps(_guard.__code__)).decode()
+    argv = [sys.executable, "-I", "-S", "-c", _GUARD_BOOT, str(os.getpid()), f"{grace_s:g}", mode, "--",
+            *map(str, cmd)]
+    return argv, {**(os.environ if env is None else env), _GUARD_VAR: code}
+
+
+#: every guarded process this process started, by pid: (process, leads its own process group)
+_LIVE: dict[int, tuple[subprocess.Popen, bool]] = {}
+
+
+class _GuardedPopen(subprocess.Popen):
+    """``subprocess.Popen(args, ...)`` of a server: ``args`` run under :func:`_guard` in a session of their own
+    (the guard's pid is the process group to stop); ``grace_s`` is the guard's clean-stop period."""
+
+    def __init__(self, args: list[str], *a, grace_s: float = STOP_GRACE_S, **kwargs) -> None:
+        if os.name != "posix":  # no sessions, process groups or SIGKILL (Windows): the server as it is
+            super().__init__(args, *a, **kwargs)
+            return
+        kwargs["start_new_session"] = True
+        argv, kwargs["env"] = _guard_cmd(list(args), grace_s, "tree", kwargs.get("env"))
+        super().__init__(argv, *a, **kwargs)
+        _LIVE[self.pid] = (self, True)
+
+
+def _popen_guarded(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """A command (not a server) in this process group that dies with this process: SIGTERM when it dies
+    (Linux). Only from the main thread (the death signal follows the thread that forks); else plain."""
+    if threading.current_thread() is not threading.main_thread() or not sys.platform.startswith("linux"):
+        proc = subprocess.Popen(cmd, **kwargs)
+    else:
+        argv, kwargs["env"] = _guard_cmd(cmd, 0, "exec", kwargs.get("env"))
+        proc = subprocess.Popen(argv, **kwargs)
+    _LIVE[proc.pid] = (proc, False)
+    return proc
+
+
+def _stop_guarded(proc: subprocess.Popen, timeout_s: float) -> None:
+    """Stop a server started by :class:`_GuardedPopen`: SIGTERM to its guard (which stops the group, cleanly
+    then hard), and SIGKILL to the group if the guard is not done within ``timeout_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if proc.pid in _LIVE:  # guarded (POSIX): the whole group
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        proc.wait()
+    _LIVE.pop(proc.pid, None)
+
+
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """{pid: (parent pid, process group, state letter)} of every process, from /proc; {} without /proc."""
+    table: dict[int, tuple[int, int, str]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+            table[int(name)] = (int(fields[1]), int(fields[2]), fields[0].decode())
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, int, str]], root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie does not; a child of ours is reaped here)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def stop_everything(grace_s: float = SIGNAL_GRACE_S) -> None:
+    """Stop every server and child process this process started, at once: SIGTERM to each (a server's
+    guard stops its group), up to ``grace_s`` for them to exit, then SIGKILL to what is left.
+
+    Servers and commands started here are known by pid; other descendants (Dask or process-pool workers,
+    DVC stages) are found in /proc (Linux; elsewhere only the known ones are stopped).
+    """
+    # liveness by waitpid/proc, not Popen.poll(): the main thread may be inside a Popen.wait() that holds
+    # the object's lock (the handler of exit_on_signals interrupts it); a child reaped here is never used again
+    live = [(p.pid, group) for p, group in list(_LIVE.values()) if p.returncode is None and _alive(p.pid)]
+    groups = {pid for pid, group in live if group}
+    table = _process_table()
+    # processes of a guarded group are the guard's to stop
+    others = [pid for pid in _descendants(table, os.getpid()) if table[pid][1] not in groups
+              and pid not in {pid for pid, _ in live}]
+    pids = [pid for pid, _ in live] + others
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(map(_alive, pids)):
+        time.sleep(0.05)
+    for pid in groups:  # the guard exits last (it SIGKILLs its group): it may be gone, its group not
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    for pid in pids:
+        if pid not in groups and _alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+_exiting = threading.Lock()
+#: the signals :func:`exit_on_signals` handles (no SIGHUP on Windows)
+_EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+def _exit_now(prog: str, signum: int, grace_s: float) -> None:
+    """:func:`stop_everything`, one line on stderr, ``os._exit(128 + signum)``; once (a second caller waits)."""
+    main = threading.current_thread() is threading.main_thread()
+    _exiting.acquire()
+    if main:  # a second Ctrl-C during the stop does not start another one
+        for sig in _EXIT_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, signal.SIG_IGN)
+    logging.disable(logging.CRITICAL)  # no failure reports of the flow whose server goes away
+    try:
+        stop_everything(grace_s)
+    finally:
+        if main:  # elsewhere the main thread may hold a stream's lock (a write to a full pipe): no flush
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):  # a write interrupted by the signal: may not flush
+                    stream.flush()
+        with contextlib.suppress(OSError):
+            os.write(2, f"{prog}: stopped by {signal.Signals(signum).name}\n".encode())
+        os._exit(128 + signum)
+
+
+def exit_on_signals(prog: str, grace_s: float = SIGNAL_GRACE_S, flow_grace_s: float = 2.0) -> None:
+    """From now on, SIGTERM (``timeout``, CI runners, cluster schedulers, ``kill``), SIGINT (Ctrl-C) and
+    SIGHUP (a closed terminal) end this process quickly: :func:`stop_everything`, then one line
+    ``<prog>: stopped by SIGTERM`` on stderr and exit status 128 + the signal's number (143, 130, 129),
+    without the exit hooks (Prefect's would report to a server that is gone; every output is written
+    atomically, so nothing half-written is left where a result belongs).
+
+    While a flow runs, Prefect replaces the SIGTERM handler with its own: it raises in the flow, reports the
+    run as crashed, then sends the signal again to the handler it replaced (this one). Unwinding can wait
+    for running tasks to finish (the thread pool's shutdown), so a watcher thread, woken through Python's
+    signal wakeup fd whatever handler runs, stops everything itself if the process still lives
+    ``flow_grace_s`` after the signal. Worst case from the signal to the exit: about
+    ``flow_grace_s + grace_s`` (5 s).
+
+    A signal that is ignored (``nohup``, ``cmd &`` in a script) or already handled by the program stays as it
+    is. Only the main thread can set signal handlers: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    handled = [sig for sig in _EXIT_SIGNALS
+               if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler)]
+    for sig in handled:
+        signal.signal(sig, lambda signum, frame: _exit_now(prog, signum, grace_s))
+    if not handled:
+        return
+
+    def in_forked_child() -> None:
+        # a worker forked from this process (no exec) is not this command: Python's own signal handling
+        # again, no wakeup fd shared with the parent's watcher, none of the parent's servers to stop
+        _LIVE.clear()
+        with contextlib.suppress(ValueError, OSError):
+            signal.set_wakeup_fd(-1)
+            for sig in handled:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
+    os.register_at_fork(after_in_child=in_forked_child)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except ValueError:  # pragma: no cover - not the main thread (checked above)
+        os.close(r)
+        os.close(w)
+        return
+    wanted = {int(sig) for sig in handled}
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(r, 64)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            if not data:
+                return
+            signum = next((b for b in data if b in wanted), None)
+            if signum is not None:
+                time.sleep(flow_grace_s)
+                _exit_now(prog, signum, grace_s)
+
+    threading.Thread(target=watch, name="leod-exit-on-signals", daemon=True).start()
+
+
+class _SubprocessWithGuard:
+    """Stands for the ``subprocess`` module inside ``prefect.server.api.server``: its ``Popen`` starts the
+    ephemeral API server under the guard. Everything else is the module's."""
+
+    def __init__(self, module: object) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._module, name)
+
+    class Popen(_GuardedPopen):
+        def __init__(self, args: list[str], *a, **kwargs) -> None:
+            super().__init__(args, *a, grace_s=EPHEMERAL_GRACE_S, **kwargs)
+
+
+def guard_ephemeral_server() -> None:
+    """Run Prefect's ephemeral API server (local mode: no ``PREFECT_API_URL``) under the guard, so that it dies
+    with the command. Prefect 3 starts it as a plain ``python -m uvicorn`` child (``SubprocessASGIServer``),
+    stopped by an exit hook only, which SIGTERM or SIGKILL skip: it stayed for 40 minutes. Its ``stop()``
+    SIGTERMs the guard, which stops the server within :data:`EPHEMERAL_GRACE_S`. Idempotent; a Prefect
+    without that class or module attribute is left as it is."""
+    try:
+        from prefect.server.api import server as prefect_api_server
+    except ImportError:  # pragma: no cover - depends on the Prefect version
+        return
+    module = getattr(prefect_api_server, "subprocess", None)
+    if module is subprocess and hasattr(prefect_api_server, "SubprocessASGIServer"):
+        prefect_api_server.subprocess = _SubprocessWithGuard(subprocess)
+
+
 @contextlib.contextmanager
 def _server_process(cmd: list[str], health_url: str, name: str, timeout_s: float, log_path: Path,
                     cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -88,21 +450,17 @@ def _server_process(cmd: list[str], health_url: str, name: str, timeout_s: float
     log_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with open(log_path, "ab") as out:
-        # own session: a Ctrl-C in the terminal reaches only us, and we stop the server cleanly below
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        # own session, under the guard: a Ctrl-C in the terminal reaches only us, and we stop the server
+        # cleanly below; if we die without doing so, the guard does
+        proc = _GuardedPopen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                             env={**os.environ, **(env or {})})
     try:
         if wait:
             wait_healthy(health_url, timeout_s, proc, name)
             log.info("%s up at %s in %.1f s (log: %s)", name, health_url, time.monotonic() - t0, log_path)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_guarded(proc, STOP_GRACE_S + 5)
 
 
 def _drain_prefect_services(timeout_s: float = 10.0) -> None:
@@ -210,6 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if cmd and argv is None:
+        # SIGTERM / SIGINT: the command and the server stopped, one line, 143 / 130 (without a command,
+        # Ctrl-C is how the foreground server ends: below)
+        exit_on_signals(parser.prog)
     with prefect_server(args.port, services=args.services or not cmd, ui=args.ui or not cmd) as url:
         if not cmd:
             print(f"Prefect API at {url} (UI at {url[:-4]}); Ctrl-C stops it", flush=True)
@@ -218,7 +580,11 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 return 0
-        return subprocess.call(cmd)
+        proc = _popen_guarded(cmd)  # dies with us, even by SIGKILL (Linux)
+        try:
+            return proc.wait()
+        finally:
+            _LIVE.pop(proc.pid, None)
 
 
 if __name__ == "__main__":
