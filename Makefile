@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock verify run test bench smoke ui ui-check study clean-venv
+.PHONY: install lock verify run test bench smoke ui ui-check study clean-venv dvc-yaml
 
 install: $(STAMP)
 
@@ -86,6 +86,11 @@ study: install
 # (names the first stage that differs). `make verify UPDATE=1` rewrites the expectation.
 verify: install
 	$(TOOLS_PATH) $(BIN)/python -m flows.verify $(if $(UPDATE),--update,)
+
+# dvc.yaml from the stage specs (flows/stages.py): code deps = each stage's import closure. A test fails
+# when the committed file is not what the specs generate.
+dvc-yaml: install
+	$(BIN)/python -m flows.stages
 
 test: install
 	$(BIN)/python -m pytest

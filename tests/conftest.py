@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,36 @@ def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@dataclass(frozen=True)
+class PlumbingRun:
+    """A finished ``leod self-train`` of the plumbing micro config (flows.smoke.MICRO_OVERRIDES)."""
+
+    repo: Path
+    env: dict[str, str]
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def plumbing_run(tmp_path_factory: pytest.TempPathFactory) -> PlumbingRun:
+    """``leod self-train`` (the console script, its own temporary Prefect server) on the plumbing micro config
+    in a copy of the repository, run once per session: test_self_train_e2e checks the run, the kill test
+    compares its own killed-and-resumed run with this uninterrupted one, output by output."""
+    import subprocess
+    import sys
+
+    from flows.server import free_port
+    from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, stage_env
+
+    repo = make_repo_copy(Path(__file__).resolve().parents[1], tmp_path_factory.mktemp("plumbing") / "repo")
+    # the port is no stage's parameter: the outputs equal those of any other run of the same config
+    apply_overrides(repo, MICRO_OVERRIDES + [f"orchestration.prefect_port={free_port(0)}"])
+    env = stage_env(repo)
+    env.pop("PREFECT_API_URL", None)  # the command starts (and stops) its own server
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
+    proc = subprocess.run([str(Path(sys.executable).parent / "leod"), "self-train", "--repo", str(repo)], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return PlumbingRun(repo, env, proc.stdout, proc.stderr)

@@ -49,7 +49,8 @@ SYNTH_PRESETS: dict[str, SynthPreset] = {
     # CPU-trainable benchmark: 38 sequences x 10 s, 200 label frames per sequence
     "default": SynthPreset(name="default", n_train=24, n_val=6, n_test=8, duration_s=10.0),
     # a few short sequences for tests and smoke runs (seconds to generate)
-    "micro": SynthPreset(name="micro", n_train=3, n_val=1, n_test=1, duration_s=2.5, objects_per_sequence=(3, 5)),
+    "micro": SynthPreset(name="micro", n_train=3, n_val=1, n_test=1, duration_s=2.5, objects_per_sequence=(5, 7),
+                         distractors_per_sequence=(0, 1), low_contrast_prob=0.0, stop_prob=0.0, hot_pixels=(0, 1)),
 }
 
 

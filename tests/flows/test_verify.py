@@ -9,7 +9,7 @@ import json
 from leod_core.round_layout import stage_order
 from flows.verify import EXPECTED_FILE, compare_hashes, cpu_platform, expected_hashes, only_expected, output_hashes
 
-ORDER = stage_order(1)
+ORDER = stage_order(2)  # the micro pipeline's two self-training rounds
 
 
 def test_first_difference_in_pipeline_order() -> None:
@@ -40,16 +40,17 @@ def test_expectation_covers_every_stage() -> None:
 
 
 def test_expectation_per_cpu_platform(tmp_path) -> None:
-    """A recorded CPU gets its own complete record; another one the outputs all recorded CPUs agree on."""
+    """A recorded CPU gets its own complete record; another one the data stages' outputs all recorded CPUs
+    agree on, never a model's (one recorded CPU would otherwise impose its floats on every other)."""
     path = tmp_path / "hashes.json"
     path.write_text(json.dumps({"platforms": {
-        "cpu A": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "a"}},
-        "cpu B": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "b"}}}}))
+        "cpu A": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "a"}, "report": {"r.csv": "r"}},
+        "cpu B": {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "b"}, "report": {"r.csv": "r"}}}}))
     hashes, what, complete = expected_hashes(path, "cpu B")
     assert complete and hashes["pretrain"] == {"m/last.pt": "b"} and "this CPU (cpu B)" in what
     hashes, what, complete = expected_hashes(path, "cpu C")
-    assert not complete and hashes == {"import": {"data/dataset": "d.dir"}, "pretrain": {}}
-    assert "the 1 outputs equal on all 2 recorded CPUs" in what
+    assert not complete and hashes == {"import": {"data/dataset": "d.dir"}}  # report: equal, but a model's
+    assert "the 1 outputs of the data stages equal on all 2 recorded CPUs" in what
     actual = {"import": {"data/dataset": "d.dir"}, "pretrain": {"m/last.pt": "c"}}
     assert compare_hashes(hashes, only_expected(actual, hashes), ORDER) == []
     assert compare_hashes(hashes, only_expected({"import": {"data/dataset": "x.dir"}}, hashes), ORDER)

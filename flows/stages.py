@@ -1,0 +1,242 @@
+"""The DVC stages written once: each stage's command, data inputs, parameters and outputs, from which
+``dvc.yaml`` is generated (``make dvc-yaml``; a test fails when the committed file is out of date).
+
+A stage's code dependencies are not listed by hand: they are the **import closure** of the ``leod``
+sub-command it runs (every module of this repository that the command's module imports, directly or
+through others, at import time or inside a function, with the packages' ``__init__`` files), so editing
+any code a stage can execute marks that stage stale, and editing code it cannot reach does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["StageSpec", "STAGES", "import_closure", "code_deps", "render_dvc_yaml", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the repository's own top-level packages: imports of anything else (torch, prefect) are not code deps
+PACKAGES = ("leod_core", "flows", "tasks")
+DVC_YAML = "dvc.yaml"
+
+#: what every stage that runs a model reads besides its own section: the torch thread count changes the
+#: floats (oneDNN splits its reductions by thread), so it is a result-changing parameter of each
+_MODEL_RUNTIME = ["train.threads"]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of dvc.yaml (a ``foreach`` stage stands for one stage per round).
+
+    Paths use dvc.yaml's templating (``${paths.artifacts}``, ``${key}``, ``${item}``); ``outs``,
+    ``metrics`` and ``plots`` entries are a path or ``(path, options)``.
+    """
+
+    name: str
+    command: str  # the leod sub-command (flows/cli.py COMMANDS): its import closure = the code deps
+    cmd: str
+    deps: list[str]
+    params: list[str]
+    outs: list[str | tuple[str, dict]] = field(default_factory=list)
+    metrics: list[str | tuple[str, dict]] = field(default_factory=list)
+    plots: list[str | tuple[str, dict]] = field(default_factory=list)
+    foreach: str | None = None  # "${self_train}" (rounds >= 1) or "${all_rounds}"
+    comment: str = ""
+
+
+_NO_CACHE = {"cache": False}
+_A = "${paths.artifacts}"
+
+STAGES: list[StageSpec] = [
+    StageSpec(
+        "synth", "synth", "leod synth ${paths.synth} --preset ${synth.preset} --seed ${synth.seed}", [],
+        ["synth.preset", "synth.seed", "synth.height", "synth.width", "synth.num_classes", "synth.label_format",
+         "dataset.camera"],
+        outs=["${paths.synth}"],
+        comment="its own path, so a paths.raw pointed at real data is never an out DVC deletes before a run"),
+    StageSpec("import", "import_prophesee", "leod import-prophesee ${paths.raw} ${paths.dataset}", ["${paths.raw}"],
+              ["dataset.camera"], outs=["${paths.dataset}"]),
+    StageSpec("subsample", "subsample", f"leod subsample --out {_A}/round_0/labels",
+              ["${paths.dataset}/train/labels_full.parquet"], ["subsample", "data.sequence_length"],
+              outs=[f"{_A}/round_0/labels"]),
+    StageSpec(
+        "pretrain", "train", "leod train --round 0",
+        # the training loader also reads the withheld GT beside round 0's labels (its boxes ride along
+        # through augmentation and are dropped at collation): a declared input until it stops
+        [f"{_A}/round_0/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet", "${paths.dataset}/train"],
+        ["dataset.camera", "model", "data", "full_labels", "loss.target_mode", "loss.reg_weight", "train.steps",
+         "train.lr", "train.pct_start", "train.div_factor", "train.final_div_factor", "train.clip_value",
+         "train.val_every", "train.val_conf_threshold", "train.devices", "train.seed",
+         *_MODEL_RUNTIME],
+        outs=[f"{_A}/round_0/model/last.pt"], metrics=[(f"{_A}/round_0/model/metrics.json", _NO_CACHE)],
+        plots=[(f"{_A}/round_0/model/loss.csv", {"x": "step", "y": "loss", **_NO_CACHE})],
+        comment="round 0: supervised pre-training on the sparse ground truth"),
+    StageSpec(
+        "pseudo_label", "pseudo_label", "leod pseudo-label --round ${key}",
+        [f"{_A}/round_${{item.prev}}/model/last.pt", f"{_A}/round_0/labels/labels.parquet", "${paths.dataset}/train"],
+        ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "pseudo", *_MODEL_RUNTIME],
+        outs=[f"{_A}/round_${{key}}/labels/labels.parquet", (f"{_A}/round_${{key}}/labels/leod_export", _NO_CACHE)],
+        foreach="${self_train}",
+        comment="rounds k >= 1: pseudo-label with round k-1's model, measure the labels, retrain"),
+    StageSpec(
+        "pseudo_quality", "pseudo_quality", "leod pseudo-quality --round ${key}",
+        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet"], ["dataset.camera"],
+        metrics=[(f"{_A}/round_${{key}}/quality/quality.json", _NO_CACHE)],
+        plots=[f"{_A}/round_${{key}}/quality/quality.png"], foreach="${self_train}"),
+    StageSpec(
+        "train", "train", "leod train --round ${key}",
+        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_${{item.prev}}/model/last.pt",
+         "${paths.dataset}/train"],
+        ["dataset.camera", "model", "data", "full_labels", "loss", "train.steps_self_train", "train.lr_self_train",
+         "train.init_from_previous", "train.pct_start", "train.div_factor", "train.final_div_factor",
+         "train.clip_value", "train.val_every", "train.val_conf_threshold", "train.devices",
+         "train.seed", *_MODEL_RUNTIME],
+        outs=[f"{_A}/round_${{key}}/model/last.pt"], metrics=[(f"{_A}/round_${{key}}/model/metrics.json", _NO_CACHE)],
+        plots=[(f"{_A}/round_${{key}}/model/loss.csv", {"x": "step", "y": "loss", **_NO_CACHE})],
+        foreach="${self_train}"),
+    StageSpec(
+        "evaluate", "evaluate", "leod evaluate --round ${item}",
+        [f"{_A}/round_${{item}}/model/last.pt", "${paths.dataset}/test"],
+        ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "eval", *_MODEL_RUNTIME],
+        outs=[f"{_A}/round_${{item}}/eval/frames"], metrics=[(f"{_A}/round_${{item}}/eval/metrics.json", _NO_CACHE)],
+        plots=[(f"{_A}/round_${{item}}/eval/pr.csv", {"x": "recall", "y": "precision", **_NO_CACHE}),
+               f"{_A}/round_${{item}}/eval/pr_curves.png"],
+        foreach="${all_rounds}"),
+    StageSpec(
+        "report", "compare", f"leod compare --out {_A}/report",
+        [f"{_A}/round_0/eval/metrics.json", f"{_A}/round_${{last_round}}/eval/metrics.json",
+         f"{_A}/round_${{last_round}}/quality/quality.json"],
+        ["rounds", "mlflow.experiment"],
+        outs=[f"{_A}/report/rounds.png"],
+        plots=[(f"{_A}/report/rounds.csv", {"x": "round", "y": "AP", **_NO_CACHE})],
+        comment="the first and last rounds' results; every round in between is upstream of the last one"),
+]
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of a repository module (``a/b.py`` or ``a/b/__init__.py``); None if it is not one."""
+    base = ROOT.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Repository modules ``path`` names in any import statement (``from a import b`` names ``a.b`` too,
+    since ``b`` may be a submodule)."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in found if m.split(".")[0] in PACKAGES}
+
+
+@lru_cache(maxsize=None)
+def import_closure(module: str) -> tuple[str, ...]:
+    """Repository files (relative paths, sorted) that importing ``module`` and calling into it can
+    execute: the module, every repository module it imports transitively, and their packages' ``__init__``."""
+    seen: set[str] = set()
+    files: set[Path] = set()
+    todo = [module]
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        parts = mod.split(".")
+        for i in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+            todo.append(".".join(parts[:i]))
+        path = _module_file(mod)
+        if path is None:
+            continue
+        files.add(path)
+        todo.extend(_imports(path, mod))
+    return tuple(sorted(str(p.relative_to(ROOT)) for p in files))
+
+
+def code_deps(spec: StageSpec) -> list[str]:
+    """The stage's code dependencies: the import closure of its ``leod`` sub-command's module."""
+    return list(import_closure(f"flows.commands.{spec.command}"))
+
+
+def _entry(item: str | tuple[str, dict], indent: str) -> list[str]:
+    if isinstance(item, str):
+        return [f"{indent}- {item}"]
+    path, opts = item
+    return [f"{indent}- {path}:"] + [f"{indent}    {k}: {str(v).lower() if isinstance(v, bool) else v}"
+                                     for k, v in opts.items()]
+
+
+def render_dvc_yaml(stages: list[StageSpec] = STAGES) -> str:
+    """dvc.yaml's text: every stage's command, deps (data inputs, then its code), params, outs."""
+    lines = [
+        "# GENERATED by `python -m flows.stages` (make dvc-yaml) from flows/stages.py: do not edit by hand.",
+        "# Rounds are templated: `foreach` over rounds.yaml, generated from params.yaml `rounds` by",
+        "# `python -m flows.dvc_rounds` (make run / leod self-train do it). params.yaml is loaded as vars too.",
+        "# Per stage: deps = its inputs + the import closure of its leod command's module (every repository",
+        "# module it can run), params = the keys it reads, outs = its files.",
+        "vars:",
+        "  - rounds.yaml",
+        "",
+        "stages:",
+    ]
+    for spec in stages:
+        key = "      " if spec.foreach else "    "
+        item = key + "  "
+        if spec.comment:
+            lines.append(f"  # {spec.comment}")
+        lines.append(f"  {spec.name}:")
+        if spec.foreach:
+            lines += [f"    foreach: {spec.foreach}", "    do:"]
+        lines.append(f"{key}cmd: {spec.cmd}")
+        lines.append(f"{key}deps:")
+        lines += [f"{item}- {d}" for d in spec.deps + code_deps(spec)]
+        lines.append(f"{key}params:")
+        lines += [f"{item}- {p}" for p in spec.params]
+        for section in ("outs", "metrics", "plots"):
+            entries = getattr(spec, section)
+            if entries:
+                lines.append(f"{key}{section}:")
+                for e in entries:
+                    lines += _entry(e, item)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.stages", description="write (or --check) dvc.yaml")
+    parser.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is not what the specs generate")
+    args = parser.parse_args(argv)
+    path = ROOT / DVC_YAML
+    text = render_dvc_yaml()
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"stages: {DVC_YAML} is out of date: run `make dvc-yaml`", file=sys.stderr)
+            return 1
+        return 0
+    if not path.is_file() or path.read_text() != text:
+        from leod_core.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)
+        print(f"stages: wrote {DVC_YAML} ({len(STAGES)} stages)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""dvc.yaml is generated from the stage specs (flows/stages.py), and each stage's code deps are the import
+closure of its command. DVC's own view of staleness is probed in test_e2e.py on a real run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from flows.cli import COMMANDS
+from flows.stages import DVC_YAML, ROOT, STAGES, code_deps, import_closure, main, render_dvc_yaml
+from leod_core.round_layout import pipeline_stages, stage_order
+
+
+def _spec(name: str):
+    return next(s for s in STAGES if s.name == name)
+
+
+def test_committed_dvc_yaml_is_generated_from_the_specs() -> None:
+    assert (ROOT / DVC_YAML).read_text() == render_dvc_yaml(), "dvc.yaml is out of date: run `make dvc-yaml`"
+    assert main(["--check"]) == 0
+
+
+def test_check_names_a_stale_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    import flows.stages as stages
+
+    monkeypatch.setattr(stages, "ROOT", tmp_path)
+    (tmp_path / DVC_YAML).write_text("stages: {}\n")
+    assert main(["--check"]) == 1
+    assert "dvc.yaml is out of date: run `make dvc-yaml`" in capsys.readouterr().err
+    assert main([]) == 0 and main(["--check"]) == 0
+
+
+def test_specs_cover_the_pipeline_and_run_their_command() -> None:
+    # the stage names DVC knows = the pipeline's stage kinds (round 0's training is "pretrain")
+    dvc_names = {s.dvc_name.split("@")[0] for s in pipeline_stages(2)}
+    assert {s.name for s in STAGES} == dvc_names
+    modules = {cmd: mod for cmd, mod, _ in COMMANDS}
+    for spec in STAGES:
+        words = spec.cmd.split()
+        assert words[0] == "leod" and modules[words[1]] == spec.command, spec.name
+    stages = yaml.safe_load(render_dvc_yaml())["stages"]
+    assert list(stages) == [s.name for s in STAGES]
+    assert stage_order(1)[:4] == ["synth", "import", "subsample", "pretrain"]
+
+
+def test_import_closure_follows_every_import_and_stops_at_the_repository() -> None:
+    deps = set(code_deps(_spec("pseudo_label")))
+    # what pseudo-labelling runs, directly or through other modules (the hand-listed deps missed some)
+    for f in ("flows/commands/pseudo_label.py", "flows/pseudo_label.py", "tasks/pseudo_label.py",
+              "leod_core/pseudo/tracker.py", "leod_core/pseudo/track_filter.py", "leod_core/config.py",
+              "leod_core/cameras.py", "leod_core/events/h5_store.py", "leod_core/labels/table.py",
+              "leod_core/model/detector.py", "leod_core/__init__.py", "leod_core/pseudo/__init__.py"):
+        assert f in deps, f
+    # and nothing it cannot reach: the evaluator, training loop, other commands
+    assert not {d for d in deps if d.startswith(("leod_core/eval/", "leod_core/synth/", "flows/commands/train"))}
+    assert all((ROOT / d).is_file() and d.endswith(".py") for d in deps)
+    assert "leod_core/events/h5_store.py" in code_deps(_spec("pretrain"))  # the loader reads through it
+    assert "leod_core/pseudo/tracker.py" not in code_deps(_spec("pretrain"))
+
+
+def test_import_closure_of_a_small_package(tmp_path: Path, monkeypatch) -> None:
+    """Relative imports, ``from pkg import submodule``, imports inside functions, packages' __init__."""
+    import flows.stages as stages
+
+    pkg = tmp_path / "leod_core"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\nfrom .sub import c\n")
+    (pkg / "b.py").write_text("def f():\n    from leod_core.sub.d import g\n    import torch\n")
+    (pkg / "sub" / "c.py").write_text("from ..e import h\n")
+    (pkg / "sub" / "d.py").write_text("")
+    (pkg / "e.py").write_text("")
+    (pkg / "unused.py").write_text("")
+    monkeypatch.setattr(stages, "ROOT", tmp_path)
+    stages.import_closure.cache_clear()
+    try:
+        got = import_closure("leod_core.a")
+    finally:
+        stages.import_closure.cache_clear()
+    assert got == ("leod_core/__init__.py", "leod_core/a.py", "leod_core/b.py", "leod_core/e.py",
+                   "leod_core/sub/__init__.py", "leod_core/sub/c.py", "leod_core/sub/d.py")
+
+
+def test_result_changing_parameters_are_tracked() -> None:
+    # the torch thread count moves round 0 by 1.5 AP (issue 28): every stage that runs a model tracks it
+    for name in ("pretrain", "train", "evaluate", "pseudo_label"):
+        assert "train.threads" in _spec(name).params, name
