@@ -77,6 +77,33 @@ ui: $(UI_STAMP)
 ui-check: $(UI_CHECK_STAMP)
 	$(TOOLS_PATH) $(BIN)/python tools/ui_check.py
 
+# The documentation site (mkdocs-material, mkdocs.yml) into site/: `mkdocs build --strict`, so a broken link
+# or a failed reference page fails the build. Its Reference section is generated from the code at build
+# time by the hook tools/gen_reference.py (CLI from the argparse parser, params.yaml keys from the config
+# schema and the file's comments, DVC stages from flows/stages.py, the Python API through mkdocstrings);
+# nothing generated is committed. The tools are the optional `docs` extra, installed on first use from
+# requirements-docs.lock (python tools/lock_docs.py) on top of the venv with --no-deps.
+# `make docs-serve` serves it on 127.0.0.1:$(DOCS_PORT) (DOCS_PORT=8000), rebuilding on every edit of the docs
+# or of the code the reference is generated from.
+.PHONY: docs docs-serve
+DOCS_STAMP := $(VENV)/.installed-docs
+DOCS_PORT ?= 8000
+
+$(DOCS_STAMP): $(STAMP) requirements-docs.lock
+ifeq ($(LOCK),1)
+	$(PIP) --require-hashes --no-deps -r requirements-docs.lock
+else
+	$(PIP) -e ".[docs]"
+endif
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT) \
+	  --watch leod_core --watch flows --watch tools/gen_reference.py --watch params.yaml --watch README.md
+
 # Label-ratio x seed study + ablations: one resumable Prefect flow (flows/study.py); `leod study --dry-run`
 # lists the runs and projects the time.
 study: install
