@@ -1,0 +1,1 @@
+"""Dataset statistics: how realistic a dataset is (event rates, label rates, box sizes, empty boxes, tracks)."""
