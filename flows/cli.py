@@ -21,7 +21,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("synth", "synth", "write the synthetic event-camera dataset as raw Prophesee files"),
     ("import", "import_prophesee", "event recordings (.dat .raw .aedat4, RVT .h5) + .npy/.csv labels -> RVT layout"),
     ("import-prophesee", "import_prophesee", "the same as `leod import` (its former name)"),
-    ("stats", "stats", "print statistics of a preprocessed dataset"),
+    ("stats", "stats", "statistics and realism (event rates, labels, boxes) of a dataset or of recordings"),
     ("subsample", "subsample", "write the round-0 sparse label table (WSOD/SSOD) and the withheld GT"),
     ("model-info", "model_info", "parameter count, padding, partition and feature sizes of a preset"),
     ("import-checkpoint", "import_checkpoint", "convert an RVT/LEOD Lightning .ckpt into a leod checkpoint"),

@@ -482,14 +482,20 @@ def reference_nav() -> list:
 
 
 # ---------------------------------------------------------------------------------------- mkdocs hook
+_BUILDS = 0  # builds in this process (mkdocs serve rebuilds in the same one)
+
+
 def on_config(config: Any) -> Any:
     """Fill the nav's ``Reference`` section with the generated pages.
 
     Every build starts here: under ``mkdocs serve`` the repository's modules imported by the previous
     build are dropped first, so a rebuild after a code edit reads the edited parser, schema and stages.
     """
-    for name in [m for m in sys.modules if m.split(".")[0] in ("flows", "leod_core", "tasks")]:
-        del sys.modules[name]
+    global _BUILDS
+    if _BUILDS:  # a rebuild: never on the first call, so a test calling the hook keeps its modules
+        for name in [m for m in sys.modules if m.split(".")[0] in ("flows", "leod_core", "tasks")]:
+            del sys.modules[name]
+    _BUILDS += 1
     nav = config["nav"] or []
     for i, item in enumerate(nav):
         if isinstance(item, dict) and NAV_SECTION in item:

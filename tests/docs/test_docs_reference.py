@@ -162,10 +162,17 @@ def test_site_nav_and_nothing_generated_committed(gen):
     assert gen.NAV_SECTION in sections
     for path in paths(config["nav"]):
         assert (REPO / "docs" / path).is_file() or path in generated, path
+    # and the other way round: `mkdocs build --strict` fails on a page the nav leaves out
+    in_nav = set(paths(config["nav"]))
+    pages = {str(p.relative_to(REPO / "docs")) for p in (REPO / "docs").rglob("*.md")}
+    assert not pages - in_nav, f"pages not in mkdocs.yml's nav: {sorted(pages - in_nav)}"
     for path in generated:
         assert not (REPO / "docs" / path).exists(), f"docs/{path} is generated at build time"
     tracked = subprocess.run(["git", "ls-files", "docs/reference", "docs/readme.md"], cwd=REPO, capture_output=True,
                              text=True, check=True).stdout
     assert tracked == ""
+    before = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] in ("flows", "leod_core")}
     filled = gen.on_config({"nav": [{"Home": "index.md"}, {gen.NAV_SECTION: "reference/index.md"}]})["nav"]
+    # the first build keeps the modules: dropping them would give the rest of the session new class objects
+    assert all(sys.modules.get(name) is mod for name, mod in before.items())
     assert set(paths(filled)) == {"index.md"} | {p for p in generated if p.startswith(gen.REFERENCE + "/")}
