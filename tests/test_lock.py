@@ -10,18 +10,13 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from lock_files import read_lock
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _locked(path: Path = REPO / "requirements.lock") -> dict[str, tuple[Version, str]]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        spec, _, digest = line.partition(" --hash=sha256:")
-        name, _, version = spec.partition("==")
-        out[canonicalize_name(name)] = (Version(version), digest)
-    return out
+    return read_lock(path)
 
 
 def test_every_dependency_is_locked_within_its_floor():

@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
         report, class_names = _recordings(root, args, sensor)
     _print_realism(report)
     if args.json:  # everything is computed: a bad input above leaves no file
-        from leod_core.stats.realism import write_report_json
+        from leod_core.eval.box_files import write_json
 
-        write_report_json(report, args.json)
+        write_json(report, args.json)
     return 0
 
 

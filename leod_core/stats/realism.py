@@ -20,20 +20,15 @@ pixel it overlaps), clipped to the sensor. Nothing here loops over events in Pyt
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-
-from leod_core.atomic import atomic_path
 
 __all__ = [
     "WINDOW_US", "SequenceRealism", "window_event_counts", "WindowCounter", "rate_per_pixel_second",
     "count_image", "box_pixel_ranges", "box_event_counts", "frame_sizes", "track_lengths", "class_name",
-    "summarize", "percentiles", "realism_report", "write_report_json",
+    "summarize", "percentiles", "realism_report",
 ]
 
 WINDOW_US = 50_000  # the representation step: one 50 ms window per model step
@@ -312,22 +307,3 @@ def realism_report(seqs: Sequence[SequenceRealism], class_names: Sequence[str] =
             "label_fps": s.label_fps, "boxes": int(len(s.box_class)) if s.has_labels else None,
         } for s in seqs],
     }
-
-
-def write_report_json(report: dict, path: str | Path) -> Path:
-    """Write a report (numpy scalars allowed; NaN -> null) as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
-    return Path(path)
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

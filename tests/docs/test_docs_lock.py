@@ -9,22 +9,14 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+
+from lock_files import read_lock
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS_LOCK = REPO / "requirements-docs.lock"
 
 
-def _locked(path: Path) -> dict[str, tuple[Version, str]]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        spec, _, digest = line.partition(" --hash=sha256:")
-        name, _, version = spec.partition("==")
-        assert canonicalize_name(name) not in out, f"{path.name}: {name} twice"
-        out[canonicalize_name(name)] = (Version(version), digest)
-    return out
+_locked = read_lock
 
 
 def test_docs_lock_never_moves_a_main_lock_package():
