@@ -31,11 +31,12 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python tools/lock.py
 
-# The whole default pipeline: rounds.yaml from params.yaml, the DVC remote, then `dvc repro` with one
+# The whole default pipeline: dvc.yaml from the stage specs (unchanged unless code imports changed), rounds.yaml from params.yaml, the DVC remote, then `dvc repro` with one
 # local Prefect server for all stages (flows/server.py: ~1-2 s per stage instead of ~8 s ephemeral).
 TOOLS_PATH := PATH="$(abspath $(BIN)):$$PATH"
 
 run: install
+	$(BIN)/python -m flows.stages
 	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_rounds
 	$(TOOLS_PATH) $(BIN)/python -m flows.dvc_remote
 	$(TOOLS_PATH) $(BIN)/python -m flows.server -- $(BIN)/dvc repro
