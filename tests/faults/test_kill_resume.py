@@ -29,12 +29,13 @@ REPO = Path(__file__).resolve().parents[2]
 DVC = str(Path(sys.executable).parent / "dvc")
 
 #: (command line of the stage's process, what must exist before the kill, longest delay after that in
-#: s): training is killed soon after its first resume checkpoint (its last 6 micro steps take ~1 s), so
-#: the rerun has to resume from it; the others restart from scratch
+#: s): training is stopped the moment its first resume checkpoint appears (no delay: its last 6 micro
+#: steps and the publishing that deletes the checkpoint took under 0.3 s on a CI machine), so the rerun
+#: has to resume from it; the others restart from scratch
 TRAIN_CKPT = "artifacts/.work/round_0/model/.work/last_ckpt.pt"
 TARGETS = [
     ("leod import-prophesee", None, 1.5),
-    ("leod train --round 0", TRAIN_CKPT, 0.3),
+    ("leod train --round 0", TRAIN_CKPT, 0.0),
     ("leod evaluate --round 0", None, 1.5),
     ("leod pseudo-label --round 1", None, 1.5),
 ]
@@ -56,22 +57,29 @@ def _processes_in(repo: Path) -> dict[int, str]:
 
 
 def _kill_first(repo: Path, targets: list[tuple[str, str | None, float]], rng: random.Random,
-                stop: threading.Event, killed: list[str]) -> None:
+                stop: threading.Event, killed: list[str], ready_steps: dict[str, int | None]) -> None:
     """SIGKILL the first process of ``repo`` that runs one of ``targets`` (a command line, a file that
     must exist first, the longest delay), a random delay after it is seen; DVC decides the order of
-    independent stages."""
+    independent stages. The process is stopped (SIGSTOP) before the kill, so that the step of its
+    ``ready`` checkpoint read then is the one the rerun finds (None: it had already deleted it)."""
+    from leod_core.train.checkpoint import load_checkpoint
+
     while not stop.is_set():
         for pid, cmd in _processes_in(repo).items():
             for pattern, ready, max_delay in targets:
                 if pattern in cmd and "dvc" not in cmd.split()[0] and (ready is None or (repo / ready).exists()):
                     time.sleep(rng.uniform(0.0, max_delay))
                     try:
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(pattern)
+                        os.kill(pid, signal.SIGSTOP)
                     except ProcessLookupError:  # it finished first: look for the next one
                         continue
+                    if ready is not None:
+                        ready_steps[pattern] = (int(load_checkpoint(repo / ready)["step"])
+                                                if (repo / ready).is_file() else None)
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pattern)
                     return
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _repro(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -140,8 +148,9 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
         remaining = list(TARGETS)
         while remaining:
             killed: list[str] = []
+            ready_steps: dict[str, int | None] = {}
             stop = threading.Event()
-            watcher = threading.Thread(target=_kill_first, args=(repo, remaining, rng, stop, killed))
+            watcher = threading.Thread(target=_kill_first, args=(repo, remaining, rng, stop, killed, ready_steps))
             watcher.start()
             proc = _repro(repo, env)
             stop.set()
@@ -150,10 +159,9 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
                 after_train_kill.append(proc.stdout + proc.stderr)
             assert len(killed) == 1, f"none of {remaining} was killed mid-run:\n{proc.stdout[-2000:]}"
             assert proc.returncode != 0, proc.stdout[-2000:]
-            if killed[0] == "leod train --round 0":  # dead by now (DVC has returned): the file is final
-                from leod_core.train.checkpoint import load_checkpoint
-
-                ckpt_step = int(load_checkpoint(repo / TRAIN_CKPT)["step"])
+            if killed[0] == "leod train --round 0":
+                ckpt_step = ready_steps[killed[0]]
+                assert ckpt_step is not None, "training had published its model (checkpoint deleted) when killed"
             remaining = [t for t in remaining if t[0] != killed[0]]
             # DVC committed nothing of the killed stage: all it cached belongs to the finished stages
             assert _cached_objects(repo) <= _referenced_objects(repo), killed
