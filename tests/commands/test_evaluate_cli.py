@@ -37,7 +37,7 @@ def test_evaluate_command_missing_checkpoint(tmp_path, capsys):
 
 
 def test_imported_rvt_checkpoint_evaluates(tmp_path, capsys, build_dataset):
-    # the README's released-checkpoint workflow: import-checkpoint, then evaluate --ckpt on its output
+    # docs/tutorials/real-data.md's released-checkpoint workflow: import-checkpoint, then evaluate --ckpt on its output
     params = _micro_params(tmp_path, build_dataset)
     torch.manual_seed(0)
     sd = build_detector("nano", "synth").state_dict()

@@ -1,4 +1,4 @@
-"""`leod <command> --help` works for every command (README), run as a user runs it: the console script.
+"""`leod <command> --help` works for every command (docs/reference/cli.md), run as a user runs it: the console script.
 
 The commands come from the parser itself (:func:`flows.cli.build_parser`), so a new command is covered
 without touching this file. Help must be instant and side-effect free: no Prefect (hence no server), no

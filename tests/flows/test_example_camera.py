@@ -51,7 +51,7 @@ def test_dvc_repro_of_the_example_camera(tmp_path: Path, monkeypatch: pytest.Mon
         env["PREFECT_API_URL"] = url
         result = repro(repo, env, timeout_s=600)
         assert result.returncode == 0, result.output[-4000:]
-        # the README's last step: the trained detector over a recording, as a video with its CSV labels beside
+        # the last step of docs/tutorials/own-camera.md: the detector over a recording, video and CSV labels
         rec = sorted((repo / cfg.paths.raw / "test").glob("*_td.dat"))[0]
         predict = subprocess.run([sys.executable, "-m", "flows.cli", "predict", str(rec), "--ckpt",
                                   "artifacts/round_1/model/last.pt", "--out", "predictions", "--video"],
