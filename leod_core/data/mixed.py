@@ -211,7 +211,7 @@ def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: s
     withheld = read_labels(withheld_path) if withheld_path is not None else None
     if sparse is None:
         sparse = (cfg.subsample.setting == Setting.WSOD.value and cfg.subsample.ratio < 1.0
-                  and bool((kept["source"] == "gt").all()))
+                  and bool(kept["is_gt"].all()))  # ground truth only: the kept GT, and human boxes
     sequences = load_train_sequences(dataset_root, "train", cfg.camera, kept, withheld)
     return MixedLoader(sequences, cfg.camera, cfg.data.sequence_length, cfg.data.batch_size,
                        cfg.data.w_stream, cfg.data.w_random, cfg.train.seed if seed is None else seed, sparse,

@@ -3,7 +3,7 @@
 Columns (docs/ARCHITECTURE.md "Stores"): sequence, frame_idx (representation index), t (int64 us),
 x y w h (float32, top-left xywh in full-sensor pixels), class_id (uint16; 1024 = ignore),
 class_confidence, objectness (float32), is_gt (bool), track_id (int32, -1 none),
-source (gt | pseudo | inpainted).
+source (gt | pseudo | inpainted | human: boxes a person drew or checked, ``leod import-labels``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LABEL_SCHEMA = pa.schema([
     ("track_id", pa.int32()),
     ("source", pa.string()),
 ])
-SOURCES = ("gt", "pseudo", "inpainted")
+SOURCES = ("gt", "pseudo", "inpainted", "human")
 _NUMPY_TYPES = {f.name: f.type.to_pandas_dtype() for f in LABEL_SCHEMA if f.name not in ("sequence", "source")}
 
 

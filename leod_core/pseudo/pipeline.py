@@ -29,16 +29,16 @@ import torch
 
 from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import LeodConfig
-from leod_core.inference.stream import stream_start
+from leod_core.inference.stream import View, stream_start
 from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels
 from leod_core.layout import SequencePaths, list_sequences
 from leod_core.pseudo.filter import pred2label_frames
 from leod_core.pseudo.merge import merge_views
-from leod_core.pseudo.track_filter import track_filter
+from leod_core.pseudo.track_filter import TrackFilterResult, track_filter
 from leod_core.pseudo.tta import predict_views, views_from_config
 
-__all__ = ["PseudoLabelJob", "sequence_jobs", "first_gt_repr", "pseudo_label_sequence", "concat_sequence_tables",
-           "check_round_table", "num_reprs_of"]
+__all__ = ["PseudoLabelJob", "sequence_jobs", "first_gt_repr", "SequencePass", "pseudo_label_pass", "pass_rows",
+           "pseudo_label_sequence", "concat_sequence_tables", "check_round_table", "num_reprs_of"]
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,24 @@ def _rows(name: str, frame: int, t_us: int, boxes: np.ndarray, track_id: np.ndar
     })
 
 
-def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
-                          camera: CameraSpec) -> pd.DataFrame:
-    """Label-table rows of one sequence for the next round: kept GT (verbatim) + pseudo + ignore boxes.
+@dataclass(frozen=True)
+class SequencePass:
+    """What pseudo-labelling computed for one sequence before it became table rows (also read by
+    ``leod suggest-frames``, whose signals are the views' disagreement, the tracker's verdicts and the
+    scores left under the thresholds)."""
+
+    timestamps: np.ndarray  # (T,) int64 us: end of each representation
+    views: tuple[View, ...]
+    raw: dict[View, dict[int, np.ndarray]]  # per view: frame -> (N, 7) raw detections, repr pixels
+    filtered: list[dict[int, np.ndarray]]  # per view (same order): frame -> kept boxes, repr pixels
+    frames: dict[int, np.ndarray]  # merged boxes (and kept GT), full-sensor pixels: what the tracker saw
+    gt_by_frame: dict[int, pd.DataFrame]  # kept GT rows by frame (when ``pseudo.use_gt``)
+    tracked: TrackFilterResult
+
+
+def pseudo_label_pass(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
+                      camera: CameraSpec) -> SequencePass | None:
+    """Run the views, filter, merge and track one sequence; None when it has no GT frame (not labelled).
 
     ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty).
     """
@@ -126,7 +141,7 @@ def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame,
         raise ValueError(f"{seq.name}: kept GT frame index outside [0, {num_reprs})")
     first = first_gt_repr(seq, gt_frames.tolist())
     if first is None:
-        return empty_labels()
+        return None
     start = stream_start(first, cfg.data.sequence_length)
     # every frame a view's stream reaches (tflip views reach start + tflip_offset), except kept GT frames
     skip = set(gt_frames.tolist()) if pc.use_gt else set()
@@ -154,23 +169,38 @@ def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame,
             frames[int(f)] = rows[_BOX_COLS].to_numpy(np.float32)
             is_gt[int(f)] = np.ones(len(rows), bool)
     tracked = track_filter(frames, is_gt, camera.sensor_hw, pc.tracker)
+    return SequencePass(ts, views, raw, filtered, frames, gt_by_frame, tracked)
 
+
+def pass_rows(name: str, p: SequencePass) -> pd.DataFrame:
+    """Label-table rows of one sequence's pass: kept GT (verbatim) + pseudo + ignore boxes."""
+    frames, tracked, ts = p.frames, p.tracked, p.timestamps
     parts = []
     for f in sorted(set(frames) | set(tracked.inpainted)):
-        if f in gt_by_frame:
-            parts.append(gt_by_frame[f])
+        if f in p.gt_by_frame:
+            parts.append(p.gt_by_frame[f])
             continue
         if f in frames:
             b = frames[f].copy()
             b[~tracked.keep[f], 4] = IGNORE_CLASS_ID
-            parts.append(_rows(seq.name, f, int(ts[f]), b, tracked.track_id[f], "pseudo"))
+            parts.append(_rows(name, f, int(ts[f]), b, tracked.track_id[f], "pseudo"))
         if f in tracked.inpainted:
-            parts.append(_rows(seq.name, f, int(ts[f]), tracked.inpainted[f], tracked.inpainted_track_id[f],
+            parts.append(_rows(name, f, int(ts[f]), tracked.inpainted[f], tracked.inpainted_track_id[f],
                                "inpainted"))
     if not parts:
         return empty_labels()
     out = pd.concat(parts, ignore_index=True)
-    return validate_labels(out, where=f"pseudo labels of {seq.name}")
+    return validate_labels(out, where=f"pseudo labels of {name}")
+
+
+def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
+                          camera: CameraSpec) -> pd.DataFrame:
+    """Label-table rows of one sequence for the next round: kept GT (verbatim) + pseudo + ignore boxes.
+
+    ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty).
+    """
+    p = pseudo_label_pass(model, seq, kept_gt, cfg, camera)
+    return empty_labels() if p is None else pass_rows(seq.name, p)
 
 
 def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Mapping[str, int],

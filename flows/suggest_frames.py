@@ -1,0 +1,52 @@
+"""Flow of ``leod suggest-frames``: round K's pseudo-labelling pass per sequence (mapped), then the ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow
+
+from flows.runtime import map_as_tasks
+from leod_core.config import load_config
+from leod_core.round_layout import check_round
+from tasks.suggest_frames import sequence_signals_of, write_suggestions
+
+__all__ = ["suggest_frames_flow"]
+
+
+@flow(name="suggest-frames", validate_parameters=False)
+def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml", overrides: list[str] | None = None,
+                        ckpt: str | None = None, out: str | None = None, dataset: str | None = None,
+                        device: str | None = None, low: float | None = None, min_gap_s: float = 1.0,
+                        weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict:
+    """Rank the unlabelled label frames of the train split with round K-1's model (what ``leod pseudo-label
+    --round K`` runs) and write the ``budget`` best to ``out``. Returns counts and ``out``."""
+    import torch
+
+    from leod_core.labelling.paths import SUGGESTIONS_FILE, labelling_dir
+    from leod_core.labelling.signals import signals_frame
+    from leod_core.labelling.suggest import Weights, suggest_frames
+    from leod_core.labels.table import read_labels
+    from leod_core.pseudo.pipeline import sequence_jobs
+
+    cfg = load_config(params, overrides)
+    k = check_round("pseudo_label", round_idx)
+    ckpt_p = Path(ckpt) if ckpt else cfg.layout.round(k - 1).weights
+    if not ckpt_p.is_file():
+        raise FileNotFoundError(f"round {k - 1}'s weights not found: {ckpt_p} (train round {k - 1} first)")
+    w = Weights(*weights)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out_p = Path(out) if out else labelling_dir(cfg.layout, k) / SUGGESTIONS_FILE
+    kept = read_labels(cfg.layout.kept_labels)
+    jobs = sequence_jobs(Path(dataset or cfg.paths.dataset), kept, cfg.camera, "train")
+    parts = map_as_tasks(sequence_signals_of, jobs, name="frame-signals", ckpt=str(ckpt_p), cfg=cfg, device=device,
+                         low=cfg.pseudo.conf_threshold if low is None else low)
+    parts = [p for p in parts if len(p)]
+    signals = pd.concat(parts, ignore_index=True) if parts else signals_frame([])
+    if not len(signals):
+        raise ValueError("no unlabelled label frame in the train split: every label frame is in round 0's table")
+    picks = suggest_frames(signals, budget, w, round(min_gap_s * 1e6))
+    write_suggestions(picks, out_p)
+    return {"out": str(out_p), "frames": len(picks), "candidates": len(signals), "sequences": len(jobs),
+            "relaxed": int((picks["min_gap_us"] < round(min_gap_s * 1e6)).sum())}

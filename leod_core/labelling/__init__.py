@@ -1,0 +1,1 @@
+"""Labelling loop for a person: which frames to label next, export them to labelling tools, import the result."""

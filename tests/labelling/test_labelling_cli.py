@@ -1,0 +1,175 @@
+"""The labelling loop end to end through ``leod``: suggest-frames -> export-labels -> import-labels, with a
+fake detector standing in for round 0's checkpoint (tests/pseudo_fakes.py), on two blob sequences."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pseudo_fakes import BlobDetector
+
+import leod_core.train.checkpoint as checkpoint
+from flows.cli import main
+from leod_core.cameras import get_camera
+from leod_core.events.h5_store import write_representations
+from leod_core.labelling.frame_list import read_frame_list
+from leod_core.labels.table import read_labels, validate_labels, write_labels
+from leod_core.layout import SequencePaths
+
+CAM = get_camera("synth")
+N = 80  # 4 s of 50 ms representations
+LABEL_FRAMES = range(4, N, 2)
+MARKED = {"a": 20, "b": 50}  # the repr where the detector half sees a second object
+
+
+class HalfSeeingDetector(BlobDetector):
+    """The blob detector; where the blob is drawn brighter (value 5) it also reports a second box 40 px
+    below, scored 0.5 x 0.5: under the car thresholds (0.6), so only the uncertainty signal sees it."""
+
+    def predict(self, features, conf_threshold=0.1, nms_iou=0.45):
+        out = super().predict(features, conf_threshold, nms_iou)
+        for i, img in enumerate(features[2]):
+            if len(out[i]) and float(img.max()) == 5.0:
+                extra = out[i][:1].copy()
+                extra[0, 1] += 40
+                extra[0, 5:7] = 0.5
+                out[i] = np.concatenate([out[i], extra])
+        return out
+
+
+def write_sequence(root, name):
+    seq = SequencePaths(root / "train" / name, CAM)
+    seq.repr_dir.mkdir(parents=True)
+    frames = np.zeros((N, 20, *CAM.repr_hw), np.uint8)
+    for r in range(N):
+        frames[r, 0, 10:18, 2 + r:10 + r] = 5 if r == MARKED[name] else 3
+    write_representations(seq.repr_h5, list(frames), CAM.repr_hw)
+    np.save(seq.repr_timestamps, (np.arange(N, dtype=np.int64) + 1) * 50_000)
+    np.save(seq.objframe_idx_2_repr_idx, np.asarray(LABEL_FRAMES, dtype=np.int64))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loop")
+    for name in MARKED:
+        write_sequence(root / "data", name)
+    (root / "art/round_0/model").mkdir(parents=True)
+    (root / "art/round_0/model/last.pt").write_bytes(b"")
+    gt = validate_labels(pd.DataFrame([dict(sequence="a", frame_idx=12, t=13 * 50_000, x=14.0, y=10.0, w=8.0, h=8.0,
+                                            class_id=0, class_confidence=1.0, objectness=1.0, is_gt=True,
+                                            track_id=-1, source="gt")]))
+    write_labels(gt, root / "art/round_0/labels/labels.parquet")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(checkpoint, "load_detector", lambda path, map_location="cpu", **_: HalfSeeingDetector())
+    torch.set_num_threads(1)
+    yield root
+    mp.undo()
+
+
+def leod(root, *argv):
+    return main([*argv, "--params", "params.yaml", "-S", f"paths.dataset={root}/data",
+                 "-S", f"paths.artifacts={root}/art"])
+
+
+@pytest.fixture(scope="module")
+def suggested(world):
+    assert leod(world, "suggest-frames", "--round", "1", "--budget", "6", "--device", "cpu") == 0
+    return world / "art/labelling/round_1/suggestions.parquet"
+
+
+def test_suggest_frames_ranks_the_half_seen_frames_first(world, suggested, capsys):
+    df = read_frame_list(suggested)
+    assert len(df) == 6 and df["rank"].tolist() == list(range(1, 7))
+    assert {"score", "reason", "disagreement", "rejected", "inpainted", "uncertain", "t"} <= set(df.columns)
+    top = df.head(2)
+    assert sorted(zip(top.sequence, top.frame_idx)) == [("a", 20), ("b", 50)]
+    assert all("under the thresholds" in r for r in top.reason)
+    assert (df.frame_idx.isin(LABEL_FRAMES)).all() and not ((df.sequence == "a") & (df.frame_idx == 12)).any()
+    for _, g in df.groupby("sequence"):  # 6 picks fit in two 4 s sequences 1 s apart
+        assert np.all(np.diff(np.sort(g.t.to_numpy())) >= 1_000_000)
+    # deterministic: a second run writes the same bytes
+    first = suggested.read_bytes()
+    assert leod(world, "suggest-frames", "--round", "1", "--budget", "6", "--device", "cpu") == 0
+    assert suggested.read_bytes() == first
+    assert "suggest-frames round 1: 6 of 75 unlabelled frames in 2 sequences" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--round", "0", "--budget", "3"], "--round must be >= 1"),
+    (["--round", "1", "--budget", "0"], "--budget must be >= 1, got 0"),
+    (["--round", "2", "--budget", "3"], "round 1's weights not found"),
+])
+def test_suggest_frames_bad_input_in_one_line(world, capsys, argv, message):
+    assert leod(world, "suggest-frames", *argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("leod suggest-frames: error: ") and message in err[0]
+
+
+@pytest.fixture(scope="module")
+def exported(world, suggested):
+    assert leod(world, "pseudo-label", "--round", "1", "--device", "cpu") == 0
+    assert leod(world, "export-labels", "--round", "1", "--frames", str(suggested)) == 0
+    return world / "art/labelling/round_1/export"
+
+
+def expected_boxes(world, frames):
+    table = read_labels(world / "art/round_1/labels/labels.parquet")
+    keys = set(zip(frames.sequence, frames.frame_idx))
+    sel = np.array([k in keys for k in zip(table.sequence, table.frame_idx)]) & (table.class_id != 1024).to_numpy()
+    return table[sel].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", ["label_studio.json", "coco.json", "cvat/a.xml"])
+def test_loop_round_trip_through_every_format(world, suggested, exported, name, capsys):
+    """export -> import without edits: the person's table holds the round's boxes exactly; the merged
+    table swaps them in for the pseudo rows of those frames."""
+    frames = read_frame_list(suggested)
+    if name.startswith("cvat"):
+        frames = frames[frames.sequence == "a"]
+    assert leod(world, "import-labels", str(exported / name), "--round", "1") == 0
+    human = read_labels(world / "art/labelling/round_1/human.parquet")
+    want = expected_boxes(world, frames)
+    assert len(want) >= len(frames)  # every suggested frame has its blob
+    cols = ["sequence", "frame_idx", "t", "x", "y", "w", "h", "class_id", "track_id"]
+    pd.testing.assert_frame_equal(human[cols], want[cols])
+    assert (human.source == "human").all() and human.is_gt.all()
+    merged = read_labels(world / "art/labelling/round_1/labels.parquet")
+    pseudo = read_labels(world / "art/round_1/labels/labels.parquet")
+    keys = set(zip(frames.sequence, frames.frame_idx))
+    on = np.array([k in keys for k in zip(merged.sequence, merged.frame_idx)])
+    assert (merged.source[on] == "human").all() and len(merged) == len(pseudo) - len(
+        pseudo[[k in keys for k in zip(pseudo.sequence, pseudo.frame_idx)]]) + len(human)
+    assert "import-labels round 1: " in capsys.readouterr().out
+
+
+def test_import_refuses_in_one_line(world, exported, tmp_path, capsys):
+    doc = json.loads((exported / "coco.json").read_text())
+    doc["annotations"][0]["bbox"][1] = -20.0
+    bad = tmp_path / "coco.json"
+    bad.write_text(json.dumps(doc))
+    (tmp_path / "manifest.json").write_text((exported / "manifest.json").read_text())
+    assert leod(world, "import-labels", str(bad), "--round", "1") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    img = doc["images"][doc["annotations"][0]["image_id"] - 1]
+    assert len(err) == 1 and err[0].startswith(f"leod import-labels: error: {bad}: frame "
+                                               f"{img['sequence']}@{img['frame_idx']} ")
+    assert "outside the 320x240 image" in err[0]
+    assert leod(world, "import-labels", str(exported / "coco.json"), "--round", "2") == 1
+    assert "the export is of round 1, not --round 2" in capsys.readouterr().err
+
+
+def test_export_whole_round_and_bad_frames(world, exported, tmp_path, capsys):
+    out = tmp_path / "whole"
+    assert leod(world, "export-labels", "--round", "1", "--out", str(out), "--no-video", "--formats", "coco") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["frames"]) == 2 * len(LABEL_FRAMES) - 1 and manifest["videos"] == {}
+    assert sorted(p.name for p in out.iterdir()) == ["coco.json", "images", "manifest.json"]
+    capsys.readouterr()
+    frames = tmp_path / "frames.parquet"
+    pd.DataFrame({"sequence": ["zz"], "frame_idx": [3]}).to_parquet(frames)
+    assert leod(world, "export-labels", "--round", "1", "--frames", str(frames), "--out", str(tmp_path / "x")) == 1
+    assert "sequence 'zz' is not in" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert leod(world, "export-labels", "--round", "3") == 1
+    assert "round 3's labels not found" in capsys.readouterr().err
