@@ -52,6 +52,7 @@ smoke: install
 # mlflow-skinny) is installed on first use from requirements-ui.lock, on top of the venv with --no-deps.
 UI_STAMP := $(VENV)/.installed-ui
 UI_CHECK_STAMP := $(VENV)/.installed-ui-check
+DOCS_STAMP := $(VENV)/.installed-docs
 
 $(UI_STAMP): $(STAMP) requirements-ui.lock
 ifeq ($(LOCK),1)
@@ -75,7 +76,7 @@ ui: $(UI_STAMP)
 
 # Both UIs in headless Chromium (Debian's `chromium`: apt-get install -y chromium) after a micro run of the
 # served deployment in a temporary copy; asserts on the pages, screenshots to docs/ui/ (tools/ui_check.py).
-ui-check: $(UI_CHECK_STAMP)
+ui-check: $(UI_CHECK_STAMP) $(DOCS_STAMP)
 	$(TOOLS_PATH) $(BIN)/python tools/ui_check.py
 
 # The documentation site (mkdocs-material, mkdocs.yml) into site/: `mkdocs build --strict`, so a broken link
@@ -87,7 +88,6 @@ ui-check: $(UI_CHECK_STAMP)
 # `make docs-serve` serves it on 127.0.0.1:$(DOCS_PORT) (DOCS_PORT=8000), rebuilding on every edit of the docs
 # or of the code the reference is generated from.
 .PHONY: docs docs-serve
-DOCS_STAMP := $(VENV)/.installed-docs
 DOCS_PORT ?= 8000
 
 $(DOCS_STAMP): $(STAMP) requirements-docs.lock

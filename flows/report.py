@@ -16,7 +16,7 @@ __all__ = ["report_flow"]
 
 @flow(name="report", validate_parameters=False)
 def report_flow(params: str = "params.yaml", overrides: list[str] | None = None, out: str | None = None,
-                source: str = "mlflow") -> pd.DataFrame:
+                source: str = "files") -> pd.DataFrame:
     """Table of rounds 0..``rounds`` (mAP, AP_50, pseudo-label precision/recall) -> rounds.csv + rounds.png.
 
     Every round must have an evaluation: a missing one means the pipeline did not run it (e.g. rounds.yaml
@@ -30,7 +30,7 @@ def report_flow(params: str = "params.yaml", overrides: list[str] | None = None,
         if source == "mlflow":
             df = rounds_from_mlflow(tracking_uri(cfg), cfg.experiment_name(), cfg.eval.split, cfg.rounds)
         else:
-            df = rounds_from_files(Path(cfg.paths.artifacts), cfg.rounds)
+            df = rounds_from_files(Path(cfg.paths.artifacts), cfg.rounds, cfg.eval.split)
         missing = df.loc[df["AP"].isna(), "round"].astype(int).tolist()
         if missing:
             raise ValueError(f"no evaluation found for round(s) {missing} of rounds=0..{cfg.rounds} (source "

@@ -107,13 +107,14 @@ STAGES: list[StageSpec] = [
                f"{_A}/round_${{item}}/eval/pr_curves.png"],
         foreach="${all_rounds}"),
     StageSpec(
-        "report", "compare", f"leod compare --out {_A}/report",
+        "report", "compare", f"leod compare --source files --out {_A}/report",
         [f"{_A}/round_0/eval/metrics.json", f"{_A}/round_${{last_round}}/eval/metrics.json",
          f"{_A}/round_${{last_round}}/quality/quality.json"],
-        ["rounds", "mlflow.experiment"],
+        ["rounds", "eval.split"],
         outs=[f"{_A}/report/rounds.png"],
         plots=[(f"{_A}/report/rounds.csv", {"x": "round", "y": "AP", **_NO_CACHE})],
-        comment="the first and last rounds' results; every round in between is upstream of the last one"),
+        comment="reads every round's metrics.json and quality.json (not MLflow, which it only logs to); "
+                "the first and last are its deps, every round in between is upstream of the last one"),
 ]
 
 

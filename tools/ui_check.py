@@ -9,10 +9,14 @@ driven by Playwright, opens both UIs, waits for the React pages to render and as
   round-1 runs and no round-0 run; the chart view of the ``evaluate`` runs has the per-round ``AP`` chart;
   the report run's per-round metrics; a PNG artifact (PR curves) opens as an image.
 - Prefect: the deployment with its schedule; the flow run, Completed, with one task per DVC stage;
-  a stage's log; a second run, where stage ``report`` fails (an experiment without evaluations), shown
-  Failed with the stage's one-line reason.
+  a stage's log; a second run, where stage ``import`` fails (``paths.raw`` pointed at a folder without
+  recordings, a user's likely slip), shown Failed with the stage's one-line reason.
 
-Screenshots go to ``docs/ui/`` (the README shows them). It runs the plumbing micro config (its detectors
+- The documentation site (issue 31), built with ``mkdocs build --strict`` and served on 127.0.0.1: the
+  home page, the first-run tutorial, the generated CLI reference, and the search box finding a
+  ``params.yaml`` key on the generated params reference (``--only docs`` runs this part alone, ~30 s).
+
+Screenshots go to ``docs/ui/`` (the docs pages show them). It runs the plumbing micro config (its detectors
 detect nothing): output hashes are ``make verify``'s job, on the detecting one.
 Finally one SIGINT stops ``leod serve`` and both servers (asserted: the ports are free again).
 Exit code 0 when every assertion held.
@@ -45,6 +49,8 @@ CHROMIUM = os.environ.get("LEOD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CRON = "0 3 * * *"
+#: the folder without recordings that the second run imports from, so that its import stage fails
+NO_RECORDINGS = "data/no_recordings"
 VIEWPORT = {"width": 1600, "height": 1000}
 RENDER_TIMEOUT_MS = 90_000  # React pages on two busy cores
 
@@ -239,12 +245,12 @@ def browse(murl: str, purl: str, experiment: str, exp_id: str, runs: dict[str, s
                 page.goto(f"{purl}/runs/flow-run/{failed_run_id}")
                 out = [_text_check(page, "Prefect: the second flow run Failed", ["Failed"])]
                 page.get_by_text("Task Runs", exact=True).first.click()
-                page.get_by_text("dvc repro report", exact=True).first.click()
-                reason = page.get_by_text("stage report failed: leod compare: error: no evaluation found",
-                                          exact=False).first
+                page.get_by_text("dvc repro import", exact=True).first.click()
+                reason = page.get_by_text(f"stage import failed: leod import-prophesee: error: {NO_RECORDINGS}: "
+                                          "no split folder", exact=False).first
                 reason.wait_for(timeout=RENDER_TIMEOUT_MS)
                 reason.scroll_into_view_if_needed()
-                out.append(Result("Prefect: the failed stage report, with its one-line reason", True))
+                out.append(Result("Prefect: the failed stage import, with its one-line reason", True))
                 page.screenshot(path=str(shots / "prefect_failed_stage.png"))
                 return out
 
@@ -257,11 +263,107 @@ def browse(murl: str, purl: str, experiment: str, exp_id: str, runs: dict[str, s
     return results
 
 
+#: the documentation site's pages the check opens: (what, path, texts it must show, screenshot)
+DOCS_PAGES = [
+    ("docs: the home page", "", ["leod"], "docs_home.png"),
+    ("docs: the first-run tutorial", "tutorials/first-run/", ["First run"], "docs_tutorial.png"),
+    ("docs: the CLI reference lists leod predict", "reference/cli/", ["leod predict"], "docs_cli_reference.png"),
+]
+#: a params.yaml key (pseudo.tracker.min_track_len) the site's search must find, first, on the generated
+#: params reference: what a reader asking "what does this key do" types
+DOCS_SEARCH_KEY = "min_track_len"
+
+
+def build_docs(out: Path) -> None:
+    """``mkdocs build --strict`` of the site (its reference generated from the code) into ``out``."""
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(out)], cwd=ROOT, check=True,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+
+
+def browse_docs(site: Path, shots: Path, profile: Path) -> list[Result]:
+    """Serve the built ``site`` on 127.0.0.1 (search needs HTTP, not file://), open the home page, a
+    tutorial and the CLI reference, search the params reference for a key; every result, screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port(0)
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+                               "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: list[Result] = []
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the docs server did not listen on 127.0.0.1:{port}")
+            time.sleep(0.2)
+        with sync_playwright() as pw:
+            ctx = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                        args=CHROMIUM_FLAGS, viewport=VIEWPORT)
+            try:
+                page = ctx.new_page()
+                for what, path, texts, shot in DOCS_PAGES:
+                    def visit(path=path, what=what, texts=texts, shot=shot) -> Result:
+                        page.goto(f"http://127.0.0.1:{port}/{path}")
+                        r = _heading_check(page, what, texts)
+                        page.screenshot(path=str(shots / shot))
+                        return r
+
+                    _step(results, what, visit)
+
+                def search() -> Result:
+                    page.goto(f"http://127.0.0.1:{port}/reference/params/")
+                    box = page.locator("input.md-search__input")
+                    box.click()  # in the header at this viewport's width
+                    page.keyboard.type(DOCS_SEARCH_KEY, delay=30)  # typed: the search runs on key events
+                    first = page.locator(".md-search-result__item a").first
+                    first.wait_for(timeout=RENDER_TIMEOUT_MS)
+                    page.screenshot(path=str(shots / "docs_params_search.png"))
+                    href = first.get_attribute("href") or ""
+                    first.click()
+                    page.wait_for_load_state()
+                    page.locator("code", has_text=f"pseudo.tracker.{DOCS_SEARCH_KEY}").first.wait_for(
+                        timeout=RENDER_TIMEOUT_MS)
+                    return Result(f"docs: searching {DOCS_SEARCH_KEY!r}: the first hit is the params reference",
+                                  "reference/params/" in href, href)
+
+                _step(results, "docs: search", search)
+            finally:
+                ctx.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+def browse_docs_built(tmp: Path, shots: Path) -> list[Result]:
+    """Build the site into ``tmp/site`` and browse it (:func:`browse_docs`); a failed build is one result."""
+    t0 = time.monotonic()
+    try:
+        build_docs(tmp / "site")
+    except subprocess.CalledProcessError as exc:
+        return [Result("docs: mkdocs build --strict", False, f"exit {exc.returncode}")]
+    results = browse_docs(tmp / "site", shots, tmp / "docs-profile")
+    print(f"ui-check: documentation site built and browsed in {time.monotonic() - t0:.0f} s", flush=True)
+    return results
+
+
+def _heading_check(page, what: str, texts: list[str]) -> Result:
+    """Every one of ``texts`` is a heading of the page (h1-h3)."""
+    for t in texts:
+        try:
+            page.locator("h1, h2, h3", has_text=t).first.wait_for(timeout=RENDER_TIMEOUT_MS)
+        except Exception as exc:
+            return Result(what, False, f"no heading {t!r}: {type(exc).__name__}")
+    return Result(what, True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/ui_check.py", description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=Path, default=SHOTS_DIR, help=f"screenshot folder (default: {SHOTS_DIR})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the pipeline run")
+    parser.add_argument("--only", choices=["all", "docs"], default="all",
+                        help="docs: only the documentation site (built, served and browsed; ~30 s)")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"ui-check: error: no Chromium at {CHROMIUM}: apt-get install -y chromium (or set LEOD_CHROMIUM)",
@@ -283,63 +385,67 @@ def main(argv: list[str] | None = None) -> int:
     serve = None
     t0 = time.monotonic()
     try:
-        repo = make_repo_copy(ROOT, tmp / "repo")
-        apply_overrides(repo, MICRO_OVERRIDES)
-        experiment = load_config(repo / "params.yaml").experiment_name()
-        env = stage_env(repo)
-        uri = env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
-        env.pop("PREFECT_API_URL", None)  # leod serve starts its own server
-        env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-        pport, mport = free_port(0), free_port(0)
-        serve = _start_serve(repo, env, pport, mport, tmp / "serve.log")
-        purl, murl = f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{mport}"
-        for url, name in ((f"{purl}/api", "prefect server"), (murl, "mlflow server")):
-            wait_healthy(url, 300, serve, name)
-        # before Prefect's first import in this process: it reads its settings once, then
-        os.environ.update(PREFECT_API_URL=f"{purl}/api", PREFECT_HOME=env["PREFECT_HOME"])
-        prepare_environment(repo)
-        from leod_core.round_layout import stage_order
+        results = browse_docs_built(tmp, args.shots)
+        if args.only == "all":
+            repo = make_repo_copy(ROOT, tmp / "repo")
+            apply_overrides(repo, MICRO_OVERRIDES)
+            experiment = load_config(repo / "params.yaml").experiment_name()
+            env = stage_env(repo)
+            uri = env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
+            env.pop("PREFECT_API_URL", None)  # leod serve starts its own server
+            env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+            pport, mport = free_port(0), free_port(0)
+            serve = _start_serve(repo, env, pport, mport, tmp / "serve.log")
+            purl, murl = f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{mport}"
+            for url, name in ((f"{purl}/api", "prefect server"), (murl, "mlflow server")):
+                wait_healthy(url, 300, serve, name)
+            # before Prefect's first import in this process: it reads its settings once, then
+            os.environ.update(PREFECT_API_URL=f"{purl}/api", PREFECT_HOME=env["PREFECT_HOME"])
+            prepare_environment(repo)
+            from leod_core.round_layout import stage_order
 
-        full_name = f"self-train/{DEPLOYMENT_NAME}"
-        _wait_deployment(purl, full_name, 300)
-        print(f"ui-check: servers and deployment up in {time.monotonic() - t0:.0f} s; running {full_name}",
-              flush=True)
-        t1 = time.monotonic()
-        flow_run_id, state, tasks = _run_deployment(full_name, args.timeout)
-        stages = stage_order(1)
-        results = [Result(f"pipeline: flow run {state} in {time.monotonic() - t1:.0f} s", state == "Completed"),
-                   Result("pipeline: one Completed task per DVC stage",
-                          all(tasks.get(f"dvc repro {s}") == "Completed" for s in stages), str(tasks))]
-        exp_id, runs = _mlflow_ids(uri, experiment)
-        # a second run with a failing stage: only `report` depends on mlflow.experiment, and an experiment
-        # without evaluations makes it stop with one line
-        apply_overrides(repo, ["mlflow.experiment=ui-check-missing"])
-        failed_run_id, failed_state, failed_tasks = _run_deployment(full_name, args.timeout)
-        results.append(Result("pipeline: a second run with stage report failing ends Failed",
-                              failed_state == "Failed" and failed_tasks.get("dvc repro report") == "Failed",
-                              str({k: v for k, v in failed_tasks.items() if v != "Completed"})))
-        t2 = time.monotonic()
-        results += browse(murl, purl, experiment, exp_id, runs, flow_run_id, failed_run_id, stages, args.shots,
-                          tmp / "profile")
-        print(f"ui-check: browser checks took {time.monotonic() - t2:.0f} s", flush=True)
-        # one Ctrl-C stops leod serve and both servers
-        serve.send_signal(signal.SIGINT)
-        try:
-            # 19 s on idle cores; Prefect's runner shuts its deployment down first, minutes on loaded ones
-            serve.wait(timeout=STOP_TIMEOUT_S)
-            freed = [not _listening(p) for p in (pport, mport)]
-            results.append(Result("one SIGINT stops leod serve, the Prefect and the MLflow server", all(freed),
-                                  f"exit {serve.returncode}; ports free: {freed}"))
-        except subprocess.TimeoutExpired:
-            results.append(Result("one SIGINT stops leod serve, the Prefect and the MLflow server", False,
-                                  f"still running after {STOP_TIMEOUT_S} s"))
+            full_name = f"self-train/{DEPLOYMENT_NAME}"
+            _wait_deployment(purl, full_name, 300)
+            print(f"ui-check: servers and deployment up in {time.monotonic() - t0:.0f} s; running {full_name}",
+                  flush=True)
+            t1 = time.monotonic()
+            flow_run_id, state, tasks = _run_deployment(full_name, args.timeout)
+            stages = stage_order(1)
+            results += [Result(f"pipeline: flow run {state} in {time.monotonic() - t1:.0f} s", state == "Completed"),
+                       Result("pipeline: one Completed task per DVC stage",
+                              all(tasks.get(f"dvc repro {s}") == "Completed" for s in stages), str(tasks))]
+            exp_id, runs = _mlflow_ids(uri, experiment)
+            # a second run with a failing stage: raw data pointed at a folder without recordings makes the
+            # import stage stop with one line
+            (repo / NO_RECORDINGS).mkdir(parents=True)
+            apply_overrides(repo, [f"paths.raw={NO_RECORDINGS}"])
+            failed_run_id, failed_state, failed_tasks = _run_deployment(full_name, args.timeout)
+            results.append(Result("pipeline: a second run with stage import failing ends Failed",
+                                  failed_state == "Failed" and failed_tasks.get("dvc repro import") == "Failed",
+                                  str({k: v for k, v in failed_tasks.items() if v != "Completed"})))
+            t2 = time.monotonic()
+            results += browse(murl, purl, experiment, exp_id, runs, flow_run_id, failed_run_id, stages, args.shots,
+                              tmp / "profile")
+            print(f"ui-check: browser checks took {time.monotonic() - t2:.0f} s", flush=True)
+            # one Ctrl-C stops leod serve and both servers
+            serve.send_signal(signal.SIGINT)
+            try:
+                # 19 s on idle cores; Prefect's runner shuts its deployment down first, minutes on loaded ones
+                serve.wait(timeout=STOP_TIMEOUT_S)
+                freed = [not _listening(p) for p in (pport, mport)]
+                results.append(Result("one SIGINT stops leod serve, the Prefect and the MLflow server", all(freed),
+                                      f"exit {serve.returncode}; ports free: {freed}"))
+            except subprocess.TimeoutExpired:
+                results.append(Result("one SIGINT stops leod serve, the Prefect and the MLflow server", False,
+                                      f"still running after {STOP_TIMEOUT_S} s"))
         for r in results:
             print(r)
         failed = [r for r in results if not r.ok]
         print(f"ui-check: {len(results) - len(failed)}/{len(results)} passed in {time.monotonic() - t0:.0f} s; "
               f"screenshots in {args.shots}")
         if failed:
-            print(f"ui-check: leod serve's log: {tmp / 'serve.log'}", file=sys.stderr)
+            if args.only == "all":
+                print(f"ui-check: leod serve's log: {tmp / 'serve.log'}", file=sys.stderr)
             args.keep = True
         return 1 if failed else 0
     finally:

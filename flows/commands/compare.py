@@ -1,4 +1,5 @@
-"""``leod compare``: table of the self-training rounds (from MLflow), ``rounds.csv`` and ``rounds.png``."""
+"""``leod compare``: table of the self-training rounds (from the round folders' files, or from MLflow),
+``rounds.csv`` and ``rounds.png``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from flows.cli import add_params_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_params_arguments(parser)
     parser.add_argument("--out", default=None, help="output folder (default: <paths.artifacts>/report)")
-    parser.add_argument("--source", choices=["mlflow", "files"], default="mlflow",
-                        help="read round metrics from MLflow (default) or from the round folders")
+    parser.add_argument("--source", choices=["files", "mlflow"], default="files",
+                        help="read round metrics from the round folders' metrics.json and quality.json (default: "
+                             "what DVC tracks) or from the latest finished MLflow runs of the experiment")
 
 
 def run(args: argparse.Namespace) -> int:
