@@ -71,12 +71,12 @@ class DatasetConfig:
 @dataclass(frozen=True)
 class SynthConfig:
     preset: str = "default"  # default | small | micro
-    seed: int = 0
+    seed: int = 0  # random seed of the synthetic recordings and labels
     # the rendered sensor and class count; 0 = those of dataset.camera (the synth camera: 120 x 160, 2)
     height: int = 0
     width: int = 0
     num_classes: int = 0  # classes >= 2 are more kinds of the car / pedestrian shapes (leod_core/synth/scene.py)
-    label_format: str = "npy"  # npy (Prophesee NAME_bbox.npy) | csv (NAME_bbox.csv, README "Recording formats")
+    label_format: str = "npy"  # npy (Prophesee NAME_bbox.npy) | csv (NAME_bbox.csv, docs/how-to/formats.md)
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,11 @@ class SubsampleConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    hflip: float = 0.5
+    hflip: float = 0.5  # random-access and streaming: probability of a horizontal flip
     zoom_random: float = 0.8  # random-access: probability of a zoom
     zoom_in_weight: float = 0.8  # random-access: zoom-in vs zoom-out 8:2
-    zoom_in_max: float = 1.5
-    zoom_out_max: float = 1.2
+    zoom_in_max: float = 1.5  # zoom-in factor ~ U[1, zoom_in_max]
+    zoom_out_max: float = 1.2  # zoom-out factor ~ U[1, zoom_out_max]
     zoom_stream: float = 0.5  # streaming: zoom-out only
     tflip: float = 0.5  # LEOD label-efficient configs
 
@@ -101,9 +101,9 @@ class AugmentConfig:
 class DataConfig:
     sequence_length: int = 5  # L
     batch_size: int = 8  # per process; split between streaming and random by the weights
-    w_stream: float = 1.0
-    w_random: float = 1.0
-    num_workers: int = 0
+    w_stream: float = 1.0  # weight of the streaming part of a batch (LEOD 1:1 with w_random)
+    w_random: float = 1.0  # weight of the random-access part (0 = all streaming)
+    num_workers: int = 0  # DataLoader worker processes; > 0: LEOD's per-worker stream sets
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -127,62 +127,62 @@ class ModelConfig:
 class LossConfig:
     target_mode: str = "ignore"  # ignore | soft (see TargetMode)
     ignore_bbox_thresh: tuple[float, ...] = (0.7, 0.35)  # per class [car, ped]; gen4 expands
-    reg_weight: float = 5.0
+    reg_weight: float = 5.0  # weight of the IoU loss (obj and cls weigh 1)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 1000  # round 0 (supervised on sparse labels)
     steps_self_train: int = 1000  # rounds >= 1
-    lr: float = 3e-3
-    lr_self_train: float = 3e-3
-    pct_start: float = 0.005
-    div_factor: float = 20.0
+    lr: float = 3e-3  # peak OneCycle learning rate of round 0 (LEOD/RVT gen1: 2e-4)
+    lr_self_train: float = 3e-3  # rounds >= 1 (LEOD: 5e-4)
+    pct_start: float = 0.005  # OneCycle warm-up fraction of the steps
+    div_factor: float = 20.0  # initial lr = lr / div_factor
     final_div_factor: float = 10000.0  # final lr = lr / final_div_factor
-    clip_value: float = 1.0
-    ckpt_every: int = 200
+    clip_value: float = 1.0  # gradient clipping by value
+    ckpt_every: int = 200  # steps between resume checkpoints
     val_every: int = 0  # 0 = no validation during training
-    val_conf_threshold: float = 0.1
+    val_conf_threshold: float = 0.1  # score threshold of that validation (LEOD/RVT 0.1)
     init_from_previous: bool = False  # LEOD option: round k starts from round k-1 weights
     devices: int = 1  # > 1 launches torchrun DDP
-    seed: int = 0
+    seed: int = 0  # initial weights and the loader's draws (+ 1009 x rank)
     threads: int = 2  # torch intra-op threads: results are bit-exact for a fixed count; 0 = torch default (all cores)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    split: str = "test"
-    conf_threshold: float = 0.001
-    nms_iou: float = 0.45
-    batch_size: int = 8
-    num_vis_frames: int = 6
+    split: str = "test"  # val | test: what leod evaluate scores and the report compares
+    conf_threshold: float = 0.001  # score threshold of the boxes evaluated (RVT/LEOD)
+    nms_iou: float = 0.45  # class-wise NMS IoU
+    batch_size: int = 8  # sequences streamed together per forward pass
+    num_vis_frames: int = 6  # example frames drawn into eval/frames/
     memory_reset_every: int = 0  # 0: LSTM states kept over the stream (RVT); N: zeroed every N steps
 
 
 @dataclass(frozen=True)
 class TTAConfig:
-    hflip: bool = True
-    tflip: bool = True
+    hflip: bool = True  # horizontally flipped view
+    tflip: bool = True  # time-flipped view (the sequence backwards)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    enable: bool = True
-    iou_threshold: float = 0.45
-    q: float = 0.9
-    min_conf: float = 0.55
-    min_track_len: int = 6
-    inpaint: bool = True
+    enable: bool = True  # false: no tracking filter (the no_tracking ablation)
+    iou_threshold: float = 0.45  # IoU matching a box to a track
+    q: float = 0.9  # track confidence decay per missed frame
+    min_conf: float = 0.55  # a track below this confidence ends
+    min_track_len: int = 6  # frames a finished track must span, else its boxes become ignore boxes
+    inpaint: bool = True  # a kept track's missed frames become ignore boxes
 
 
 @dataclass(frozen=True)
 class PseudoConfig:
-    conf_threshold: float = 0.01
-    nms_iou: float = 0.45
+    conf_threshold: float = 0.01  # raw predictions and merged views (LEOD 0.01)
+    nms_iou: float = 0.45  # class-wise NMS IoU, per view and after merging
     obj_thresh: tuple[float, ...] = (0.6, 0.3)  # per class; gen4 2-lists expand to [ped, ped, car]
-    cls_thresh: tuple[float, ...] = (0.6, 0.3)
-    use_gt: bool = True
-    batch_size: int = 8
+    cls_thresh: tuple[float, ...] = (0.6, 0.3)  # per class, like obj_thresh
+    use_gt: bool = True  # kept GT frames copied verbatim, not predicted
+    batch_size: int = 8  # forward-pass rows (one sequence at a time, its TTA views in one batch)
     tta: TTAConfig = field(default_factory=TTAConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
@@ -192,7 +192,7 @@ class PredictConfig:
     """``leod predict``: a detector streamed over recordings (leod_core/predict)."""
 
     conf_threshold: float = 0.001  # boxes written; = eval.conf_threshold, so evaluate-boxes scores like leod evaluate
-    nms_iou: float = 0.45
+    nms_iou: float = 0.45  # class-wise NMS IoU of the boxes written
     every_ms: int = 50  # predict every that many ms (a multiple of the 50 ms window); the stream sees every window
     score_threshold: float = 0.3  # boxes drawn in the video and fed to the tracker (--track)
     speed: float = 1.0  # video frame rate = real time x speed (20 fps for 50 ms at 1.0)
@@ -203,22 +203,22 @@ class PredictConfig:
 @dataclass(frozen=True)
 class OrchestrationConfig:
     task_runner: str = "thread"  # sequential | thread | dask
-    max_workers: int = 2
+    max_workers: int = 2  # threads of the thread runner; processes of a local Dask cluster
     dask_address: str = ""  # a running Dask scheduler; empty = start a local cluster
-    prefect_port: int = 4200
+    prefect_port: int = 4200  # the local Prefect server (127.0.0.1)
     cron: str = ""  # schedule of the served self-training deployment; empty = none
 
 
 @dataclass(frozen=True)
 class MlflowConfig:
-    tracking_uri: str = "sqlite:///mlflow.db"
+    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI overrides it
     experiment: str = ""  # empty = "<camera>-<setting>-<ratio>"
-    port: int = 5000
+    port: int = 5000  # the MLflow UI of leod serve (127.0.0.1)
 
 
 @dataclass(frozen=True)
 class DvcConfig:
-    remote_url: str = "../leod-dvc-remote"
+    remote_url: str = "../leod-dvc-remote"  # the DVC remote (flows/dvc_remote.py); LEOD_DVC_REMOTE overrides it
 
 
 #: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
@@ -242,8 +242,8 @@ class StudyConfig:
     steps_self_train: int = 150  # train.steps_self_train (rounds >= 1)
     rounds: int = 2  # self-training rounds after round 0
     seeds: tuple[int, ...] = (0, 1, 2)  # label split offset (and train.seed) per repetition
-    wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
-    ssod_ratios: tuple[float, ...] = (0.05, 0.1)
+    wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)  # WSOD label ratios of the main runs
+    ssod_ratios: tuple[float, ...] = (0.05, 0.1)  # SSOD ratios (fraction of sequences) of the main runs
     full_labels: bool = True  # one fully supervised run per seed (the "full labels" column)
     ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft")  # see STUDY_ABLATIONS
     ablation_ratio: float = 0.0  # WSOD ratio of the ablations; 0 = subsample.ratio

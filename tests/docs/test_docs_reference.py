@@ -122,6 +122,15 @@ def test_param_docs_are_the_trailing_comments_of_params_yaml(gen, tmp_path):
     assert notes == {"paths": "about paths where", "study": "next section"}
 
 
+def test_every_param_has_a_doc(gen):
+    """Every key of the params reference has a one-line doc: the trailing comment of its line in
+    params.yaml (a key added without one, or a schema field params.yaml lacks, fails here)."""
+    rows = gen.param_rows()
+    undocumented = [r.key for r in rows if not r.doc]
+    assert not undocumented, f"params.yaml keys without a trailing comment: {undocumented}"
+    assert "keys have one, 0 have none)" in gen.params_reference()
+
+
 def test_stages_reference_lists_every_stage(gen):
     from flows.stages import STAGES, code_deps
 
