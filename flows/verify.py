@@ -202,7 +202,7 @@ def check_default_metrics(repo: Path = ROOT, expected_file: Path = DEFAULT_METRI
                          for p, r in platforms.items())
         mine = ", ".join(f"round {k} AP {ms['AP']:.4f}" for k, ms in actual.items())
         print(f"reproducibility: no README numbers for this kind of CPU ({here}); this run: {mine}; recorded: {seen} "
-              "(training's floats depend on the CPU's instruction set, see the README)")
+              "(training's floats depend on the CPU's instruction set, see docs/explanation/reproducibility.md)")
         return 0
     expected = platforms[here]
     diffs = [f"round {k} {m}: README {v:.4f}, this run {actual.get(k, {}).get(m, float('nan')):.4f}"

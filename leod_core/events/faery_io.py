@@ -1,12 +1,12 @@
 """Prophesee EVT 2.0 / EVT 3.0 ``.raw`` and iniVation AEDAT4 recordings, decoded by ``faery``.
 
-This is the only module importing ``faery`` (chosen after comparing the PyPI decoders: README, Data;
-``bench/bench_decode.py``). The decoding is faery's; what is ours is the checking around it, so that
-every container behaves like ``.dat``: the ``.raw`` text header is parsed here (the format must be
-declared, as ``% format EVT3;height=H;width=W`` or ``% evt 3.0``, and be one we test; the geometry comes
-from ``format`` or ``% geometry WxH``), a body cut inside a word is refused as truncated, events outside
-the declared geometry are refused, faery's own errors become one ``ValueError`` naming the file, and its
-small packets are regrouped into chunks of at most ``n_events``.
+This is the only module importing ``faery`` (chosen after comparing the PyPI decoders:
+docs/results/benchmarks.md, "Event decoders compared"; ``bench/bench_decode.py``). The decoding is faery's;
+what is ours is the checking around it, so that every container behaves like ``.dat``: the ``.raw`` text
+header is parsed here (the format must be declared, as ``% format EVT3;height=H;width=W`` or ``% evt 3.0``,
+and be one we test; the geometry comes from ``format`` or ``% geometry WxH``), a body cut inside a word is
+refused as truncated, events outside the declared geometry are refused, faery's own errors become one
+``ValueError`` naming the file, and its small packets are regrouped into chunks of at most ``n_events``.
 """
 
 from __future__ import annotations

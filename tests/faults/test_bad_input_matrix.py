@@ -1,4 +1,4 @@
-"""Every bad input the README lists, through the real CLI: exit code 1, exactly one console line
+"""Every bad input docs/how-to/faults-and-resume.md lists, through the real CLI: exit code 1, exactly one console line
 ``leod <cmd>: error: ...`` naming the file/key, no traceback, and the output folder unchanged."""
 
 from __future__ import annotations
