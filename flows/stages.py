@@ -5,6 +5,10 @@ A stage's code dependencies are not listed by hand: they are the **import closur
 sub-command it runs (every module of this repository that the command's module imports, directly or
 through others, at import time or inside a function, with the packages' ``__init__`` files), so editing
 any code a stage can execute marks that stage stale, and editing code it cannot reach does not.
+
+The same specs give each stage of a run its fingerprint (:func:`stage_fingerprints`: declared params,
+paths, and the fingerprints of the stages it reads), the key ``leod study`` caches stages under: one
+definition of "stale" for DVC and the study.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-__all__ = ["StageSpec", "STAGES", "import_closure", "code_deps", "render_dvc_yaml", "main"]
+__all__ = ["StageSpec", "STAGES", "spec_of", "StageInstance", "stage_instances", "declared_values",
+           "stage_fingerprints", "import_closure", "code_deps", "render_dvc_yaml", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the repository's own top-level packages: imports of anything else (torch, prefect) are not code deps
@@ -116,6 +125,93 @@ STAGES: list[StageSpec] = [
         comment="reads every round's metrics.json and quality.json (not MLflow, which it only logs to); "
                 "the first and last are its deps, every round in between is upstream of the last one"),
 ]
+
+
+_SPECS = {spec.name: spec for spec in STAGES}
+#: sections whose values ``load_config`` folds into ``data`` / ``train`` for full-label runs only: DVC must
+#: track them (it sees params.yaml, not the folded config), a fingerprint reads the folded sections instead
+_FOLDED = ("full_labels",)
+
+
+def spec_of(kind: str, round_idx: int | None) -> StageSpec:
+    """The spec a pipeline stage (``leod_core.round_layout.Stage`` kind and round) is an instance of."""
+    return _SPECS["pretrain" if kind == "train" and round_idx == 0 else kind]
+
+
+@dataclass(frozen=True)
+class StageInstance:
+    """One stage of a run's DAG with its paths resolved for its round."""
+
+    name: str  # the run-level name: subsample, train@0, pseudo_label@1, report
+    spec: StageSpec
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+
+
+def _resolve(path: str, k: int | None, rounds: int, paths: dict[str, Any]) -> str:
+    """A spec path for round ``k``: dvc.yaml's round templating and ``${paths.X}`` replaced."""
+    for var, value in (("${item.prev}", None if k is None else k - 1), ("${key}", k), ("${item}", k),
+                       ("${last_round}", rounds)):
+        if var in path:
+            path = path.replace(var, str(value))
+    return re.sub(r"\$\{paths\.(\w+)\}", lambda m: str(paths[m.group(1)]), path)
+
+
+def _paths_of(entries: list[str | tuple[str, dict]]) -> list[str]:
+    return [e if isinstance(e, str) else e[0] for e in entries]
+
+
+def stage_instances(rounds: int, paths: dict[str, Any]) -> list[StageInstance]:
+    """Every stage of the DAG with ``rounds`` self-training rounds, in pipeline order, paths resolved."""
+    from leod_core.round_layout import pipeline_stages
+
+    out = []
+    for stage in pipeline_stages(rounds):
+        spec = spec_of(stage.kind, stage.round)
+        res = [_resolve(p, stage.round, rounds, paths) for p in spec.deps]
+        outs = [_resolve(p, stage.round, rounds, paths) for p in _paths_of(spec.outs + spec.metrics + spec.plots)]
+        out.append(StageInstance(stage.name, spec, tuple(res), tuple(outs)))
+    return out
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def declared_values(config: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """{key: value} of dotted ``keys`` (a section name takes the whole section) in a config dict."""
+    values = {}
+    for key in keys:
+        node: Any = config
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    return values
+
+
+def stage_fingerprints(cfg: Any, rounds: int | None = None, fixed: dict[str, str] | None = None) -> dict[str, str]:
+    """{stage name: fingerprint} of a run's DAG: a hash of what the stage's spec declares (its resolved
+    input and output paths, the values of its ``params``) and of the fingerprints of the stages whose
+    outputs it reads. The one definition of "what makes a stage stale" besides code: DVC tracks the same
+    ``params`` (dvc.yaml is generated from the specs) and the same inputs; ``leod study`` keys its cached
+    stages by it, so changing an evaluation setting re-runs the evaluations and nothing upstream.
+    ``fixed``: fingerprints given for some stages (a study's shared dataset, an ablation's shared round 0)."""
+    from leod_core.config import config_to_dict
+
+    config = config_to_dict(cfg)
+    rounds = config["rounds"] if rounds is None else rounds
+    fps: dict[str, str] = dict(fixed or {})
+    made: list[StageInstance] = []
+    for inst in stage_instances(rounds, config["paths"]):
+        upstream = sorted({u.name for u in made for d in inst.deps for o in u.outs if _under(d, o) or _under(o, d)})
+        made.append(inst)
+        if inst.name in fps:
+            continue
+        keys = [k for k in inst.spec.params if k.split(".")[0] not in _FOLDED]
+        record = {"stage": inst.spec.name, "deps": inst.deps, "outs": inst.outs,
+                  "params": declared_values(config, keys), "upstream": [fps[u] for u in upstream]}
+        fps[inst.name] = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fps
 
 
 def _module_file(module: str) -> Path | None:

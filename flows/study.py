@@ -35,11 +35,12 @@ from flows.synth import synth_flow
 from flows.train import train_flow
 from leod_core.config import LeodConfig, OrchestrationConfig, config_to_dict, load_config
 from leod_core.round_layout import ArtifactLayout, round_stages
-from leod_core.study import RunSpec, parallel_seconds, plan_study, run_fingerprint, select_runs, stage_key
+from flows.stages import stage_fingerprints
+from leod_core.study import RunSpec, parallel_seconds, plan_study, select_runs, stage_key
 from tasks.study import log_run_summary, run_stage, stage_done, stage_records, write_study_outputs
 
 __all__ = ["study_flow", "run_study", "study_task_runner", "StudyContext", "study_context", "run_overrides",
-           "run_stages", "pending_stages", "project_seconds", "DEFAULT_STAGE_SECONDS"]
+           "run_stages", "run_stage_keys", "pending_stages", "project_seconds", "DEFAULT_STAGE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,28 @@ def run_overrides(ctx: StudyContext, spec: RunSpec) -> list[str]:
     return [*ctx.common, f"paths.artifacts={ctx.root / spec.run_id}", f"rounds={spec.rounds}", *spec.overrides]
 
 
-def _fingerprint(ctx: StudyContext, spec: RunSpec) -> str:
-    return run_fingerprint(load_config(ctx.params, run_overrides(ctx, spec)))
+#: the stages of round 0 an ablation shares with its base run (a link to the base's round_0)
+_SHARED_ROUND0 = ("subsample", "train@0", "evaluate@0")
+
+
+def run_stage_keys(ctx: StudyContext, spec: RunSpec) -> dict[str, str]:
+    """The cache key of every stage of a run (:func:`run_stages` names): its fingerprint in the run's DAG
+    (flows.stages.stage_fingerprints: the stage's declared params and paths, and what it reads), with the
+    shared dataset's stages keyed as the study makes them and an ablation's round 0 as its base's."""
+    fixed = {s: _data_key(ctx, s) for s in _DATA_STAGES}
+    if spec.base is not None:
+        base = next(r for r in plan_study(ctx.cfg) if r.run_id == spec.base)
+        base_fps = stage_fingerprints(load_config(ctx.params, run_overrides(ctx, base)), base.rounds, fixed)
+        fixed |= {name: base_fps[name] for name in _SHARED_ROUND0}
+    fps = stage_fingerprints(load_config(ctx.params, run_overrides(ctx, spec)), spec.rounds, fixed)
+    keys = {}
+    for name, kind, _ in run_stages(spec):
+        if kind == "summary":  # it reads every round of the run
+            mine = sorted(fps[n] for n, kd, _ in run_stages(spec) if kd != "summary")
+            keys[name] = stage_key(hashlib.sha256(json.dumps(mine).encode()).hexdigest()[:16], name)
+        else:
+            keys[name] = stage_key(fps[name], name)
+    return keys
 
 
 def _data_key(ctx: StudyContext, stage: str) -> str:
@@ -128,8 +149,8 @@ def pending_stages(ctx: StudyContext, runs: list[RunSpec]) -> list[tuple[RunSpec
     0 counts under its base run."""
     out: list[tuple[RunSpec, str, str, int]] = []
     for owner, stages in _units(plan_study(ctx.cfg), runs):
-        fp = _fingerprint(ctx, owner)
-        out += [(owner, name, kind, k) for name, kind, k in stages if not stage_done(ctx.root, stage_key(fp, name))]
+        keys = run_stage_keys(ctx, owner)
+        out += [(owner, name, kind, k) for name, kind, k in stages if not stage_done(ctx.root, keys[name])]
     return out
 
 
@@ -196,7 +217,7 @@ def _execute(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]
     how many ran."""
     ov = run_overrides(ctx, spec)
     cfg = load_config(ctx.params, ov)
-    fp = run_fingerprint(cfg)
+    keys = run_stage_keys(ctx, spec)
     run_dir = ctx.root / spec.run_id
     flows = {"subsample": subsample_flow, "train": train_flow, "evaluate": evaluate_flow,
              "pseudo_label": pseudo_label_flow, "pseudo_quality": pseudo_quality_flow}
@@ -208,7 +229,7 @@ def _execute(ctx: StudyContext, spec: RunSpec, stages: list[tuple[str, str, int]
             fn = _stage_call(subsample_flow, cfg.orchestration, params=ctx.params, overrides=ov)
         else:
             fn = _stage_call(flows[kind], cfg.orchestration, round_idx=k, params=ctx.params, overrides=ov)
-        ran += run_stage(ctx.root, f"{spec.run_id}/{name}", name, stage_key(fp, name), fn)[1]
+        ran += run_stage(ctx.root, f"{spec.run_id}/{name}", name, keys[name], fn)[1]
     return ran
 
 

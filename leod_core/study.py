@@ -26,7 +26,7 @@ import pandas as pd
 
 from leod_core.config import STUDY_ABLATIONS, ConfigError, LeodConfig, config_to_dict
 
-__all__ = ["RunSpec", "plan_study", "select_runs", "run_fingerprint", "stage_key", "parallel_seconds",
+__all__ = ["RunSpec", "plan_study", "select_runs", "stage_key", "parallel_seconds",
            "round_column", "format_ratio", "mean_std", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
            "QUALITY_COLUMNS", "GAIN_COLUMNS"]
 
@@ -35,8 +35,6 @@ QUALITY_COLUMNS = ("pseudo precision@.5", "pseudo recall@.5")
 #: the long per-run table (one row per run and round)
 RAW_COLUMNS = ("run_id", "kind", "setting", "ratio", "seed", "ablation", "round", "AP", "AP_50", "AP_75",
                "pseudo_precision", "pseudo_recall", "pseudo_AP")
-# config sections that never change a run's results (where it reports, how tasks are scheduled)
-_NOT_RESULTS = ("orchestration", "mlflow", "dvc", "study", "predict")
 
 
 @dataclass(frozen=True)
@@ -116,15 +114,6 @@ def select_runs(runs: Sequence[RunSpec], only: str | None) -> list[RunSpec]:
     if not picked:
         raise ValueError(f"--only {only!r} matches no run of the study (ids look like {runs[0].run_id})")
     return picked
-
-
-def run_fingerprint(cfg: LeodConfig) -> str:
-    """Hash of everything in a run's config that can change its results (paths included; not the
-    round count, so a study can be extended): the part of its stages' cache keys that says which run they
-    belong to. Thread and loader-worker counts are in it: both change what a training computes."""
-    d = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_RESULTS and k != "rounds"}
-    d.pop("full_labels", None)  # what it changes (full-label runs only) is in data / train already
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def stage_key(fingerprint: str, stage: str) -> str:

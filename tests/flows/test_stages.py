@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from flows.cli import COMMANDS
@@ -88,3 +89,57 @@ def test_result_changing_parameters_are_tracked() -> None:
     # the torch thread count moves round 0 by 1.5 AP (issue 28): every stage that runs a model tracks it
     for name in ("pretrain", "train", "evaluate", "pseudo_label"):
         assert "train.threads" in _spec(name).params, name
+
+
+def _changed(overrides: list[str], rounds: int = 2) -> set[str]:
+    from flows.stages import stage_fingerprints
+    from leod_core.config import load_config
+
+    base = stage_fingerprints(load_config(None, [f"rounds={rounds}"]))
+    other = stage_fingerprints(load_config(None, [f"rounds={rounds}", *overrides]))
+    return {name for name in base if base[name] != other[name]}
+
+
+@pytest.mark.parametrize("override, stale", [
+    # a key changes the stages that declare it and everything that reads their outputs, nothing else
+    ("eval.memory_reset_every=1", {"evaluate@0", "evaluate@1", "evaluate@2", "report"}),
+    ("pseudo.tracker.q=0.5", {"pseudo_label@1", "pseudo_quality@1", "train@1", "evaluate@1", "pseudo_label@2",
+                              "pseudo_quality@2", "train@2", "evaluate@2", "report"}),
+    ("train.steps_self_train=7", {"train@1", "evaluate@1", "pseudo_label@2", "pseudo_quality@2", "train@2",
+                                  "evaluate@2", "report"}),
+    ("subsample.ratio=0.1", None),  # every stage after the data: None = all but synth and import
+    ("train.threads=1", None),
+    ("data.num_workers=2", None),
+    ("synth.seed=3", "all"),
+    ("orchestration.task_runner=dask", set()),
+    ("mlflow.experiment=x", set()),
+    # full_labels is folded into data / train by load_config for full-label runs only
+    ("full_labels.tflip=0.5", set()),
+])
+def test_stage_fingerprints_change_exactly_downstream_of_a_declared_key(override, stale):
+    from leod_core.round_layout import stage_order
+
+    names = {n if n != "pretrain" else "train@0" for n in stage_order(2)}
+    expected = names if stale == "all" else (names - {"synth", "import"} if stale is None else stale)
+    if override.startswith(("train.threads", "data.num_workers")):
+        expected = expected - {"subsample"}
+    assert _changed([override]) == expected
+
+
+def test_stage_fingerprints_of_a_round_do_not_depend_on_the_round_count():
+    from flows.stages import stage_fingerprints
+    from leod_core.config import load_config
+
+    two, three = (stage_fingerprints(load_config(None, [f"rounds={r}"])) for r in (2, 3))
+    assert {n: f for n, f in two.items() if n != "report"} == {n: two_f for n, two_f in three.items()
+                                                            if n in two and n != "report"}
+    assert two["report"] != three["report"]
+
+
+def test_full_label_runs_fingerprint_their_folded_sections():
+    from flows.stages import stage_fingerprints
+    from leod_core.config import load_config
+
+    full = stage_fingerprints(load_config(None, ["subsample.ratio=1.0"]))
+    flip = stage_fingerprints(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))
+    assert full["train@0"] != flip["train@0"] and full["subsample"] == flip["subsample"]

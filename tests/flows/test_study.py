@@ -14,7 +14,7 @@ import pytest
 
 import flows.study as study_mod
 from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
-from leod_core.study import ABLATION_LABELS, mean_std, parallel_seconds, run_fingerprint, plan_study, select_runs
+from leod_core.study import ABLATION_LABELS, mean_std, parallel_seconds, plan_study, select_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -157,20 +157,28 @@ def test_every_ablation_has_a_row_name():
     assert set(ABLATION_LABELS) == set(STUDY_ABLATIONS)
 
 
-def test_fingerprint_tracks_results_threads_included():
-    base = run_fingerprint(load_config(None))
-    # full_labels only acts on full-label runs, through data / train (which the fingerprint holds)
-    assert run_fingerprint(load_config(None, ["full_labels.tflip=0.5", "full_labels.steps=9"])) == base
-    full = load_config(None, ["subsample.ratio=1.0"])
-    assert full.data.augment.tflip == 0.0
-    assert run_fingerprint(full) != run_fingerprint(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))
-    assert run_fingerprint(load_config(None, ["rounds=3"])) == base
-    # other floats (threads) or other streams per batch (LEOD's per-worker stream sets): other results
-    assert run_fingerprint(load_config(None, ["train.threads=1"])) != base
-    assert run_fingerprint(load_config(None, ["data.num_workers=2"])) != base
-    assert run_fingerprint(load_config(None, ["train.steps=7"])) != base
-    assert run_fingerprint(load_config(None, ["eval.memory_reset_every=1"])) != base
-    assert run_fingerprint(load_config(None, ["orchestration.task_runner=dask", "mlflow.experiment=x"])) == base
+def test_run_stage_keys_share_the_base_round0_and_follow_declared_params(tmp_path):
+    """A run's stage keys are its DAG's fingerprints: an ablation's round 0 is its base's, its later stages
+    its own; an evaluation setting changes only evaluation keys; a scheduling setting changes none."""
+    from flows.study import run_stage_keys, study_context
+
+    def keys(extra: list[str]) -> dict[str, dict[str, str]]:
+        ctx = study_context(None, ["study.steps=40", *extra], str(tmp_path / "study"))
+        return {r.run_id: run_stage_keys(ctx, r) for r in plan_study(ctx.cfg)}
+
+    base = keys([])
+    abl = next(r for r in base if r.startswith("abl_no_tracking"))
+    main = abl.split("-", 1)[1]
+    assert abl != main and base[abl]["train@1"] != base[main]["train@1"]
+    # the ablation's pseudo labels differ, so does everything after them; its round 0 is the base's
+    assert base[abl]["pseudo_label@1"] != base[main]["pseudo_label@1"]
+    assert all(k not in base[abl] for k in ("train@0", "evaluate@0"))
+    ev = keys(["eval.memory_reset_every=1"])
+    changed = {name.split("@")[0] for run in base for name in base[run] if base[run][name] != ev[run][name]}
+    assert changed == {"evaluate", "summary"}, changed
+    assert keys(["orchestration.task_runner=dask", "mlflow.experiment=x"]) == base
+    threads = keys(["train.threads=1"])  # params.yaml says 2
+    assert all(threads[r][n] != base[r][n] for r in base for n in base[r] if n.startswith("train@"))
 
 
 def test_study_task_runner_follows_workers_and_dask():
