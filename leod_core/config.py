@@ -70,7 +70,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    preset: str = "default"  # default | small | micro
+    preset: str = "default"  # default | small | micro | gen1like
     seed: int = 0  # random seed of the synthetic recordings and labels
     # the rendered sensor and class count; 0 = those of dataset.camera (the synth camera: 120 x 160, 2)
     height: int = 0
@@ -301,7 +301,7 @@ class LeodConfig:
 
 # ----------------------------------------------------------------------------------------------- checks
 _PRESETS = ("nano", "tiny", "small", "base")
-_SYNTH_PRESETS = ("default", "small", "micro")
+_SYNTH_PRESETS = ("default", "small", "micro", "gen1like")  # leod_core/synth/presets.py
 _SYNTH_MAX_CLASSES = 8  # object kinds of leod_core/synth/scene.py (checked against it in tests)
 _RUNNERS = ("sequential", "thread", "dask")
 _SPLITS = ("val", "test")

@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dst", help="output folder (replaced atomically)")
-    parser.add_argument("--preset", default="default", choices=["default", "micro"],
-                        help="dataset size preset (default: default)")
+    from leod_core.synth.presets import SYNTH_PRESETS
+
+    parser.add_argument("--preset", default="default", choices=list(SYNTH_PRESETS),
+                        help="dataset preset (default: default; gen1like: Gen1-like labels, motion and noise)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default: 0)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
     add_params_arguments(parser)

@@ -1,9 +1,12 @@
 """Synthetic event camera: the project's default dataset, written as raw Prophesee files.
 
 ``simulate_sequence(spec, rng)`` is a pure function (scene sampling, rendering at a fine internal step,
-DVS pixel model, noise, 20 Hz visible-extent boxes); ``write_synth_dataset`` maps it over the
-sequences of a preset and writes ``DST/{train,val,test}/<name>_td.dat`` + ``<name>_bbox.npy``, which go
-through ``leod import-prophesee`` exactly like real data.
+DVS pixel model, noise, visible-extent boxes every ``preset.label_period_us``: 20 Hz but for gen1like's
+4 Hz); ``write_synth_dataset`` maps it over the sequences of a preset and writes
+``DST/{train,val,test}/<name>_td.dat`` + ``<name>_bbox.npy``, which go through ``leod import-prophesee``
+exactly like real data. Presets with ``motion: street`` (gen1like) are simulated by
+:mod:`leod_core.synth.street`; their ``clean_label_splits`` also get ``<name>_bbox_clean.npy`` (the
+noise-free labels, which the importer does not read).
 """
 
 from __future__ import annotations
@@ -28,19 +31,21 @@ from leod_core.synth.render import (
 )
 from leod_core.synth.scene import Scene, SceneObject, sample_scene
 from leod_core.synth.sensor import DvsSensor, noise_events
+from leod_core.synth.street import simulate_street
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.labels.label_files import write_label_file
 
 __all__ = [
     "SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "SequenceSpec", "SynthSequenceSummary", "SPLITS",
     "LABEL_PERIOD_US", "MIN_VISIBLE_FRACTION", "SynthGeometry", "synth_geometry", "sequence_specs", "sequence_rng",
-    "simulate_sequence", "generate_sequence_files", "write_synth_dataset",
+    "simulate_sequence", "generate_sequence_files", "write_synth_dataset", "CLEAN_SUFFIX",
 ]
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-LABEL_PERIOD_US = 50_000  # 20 Hz labels, first one at 50 ms
+LABEL_PERIOD_US = 50_000  # the default presets' label period: 20 Hz labels, first one at 50 ms
+CLEAN_SUFFIX = "_bbox_clean.npy"  # noise-free labels beside the noisy ones (ignored by the importer)
 MIN_VISIBLE_FRACTION = 0.3  # objects with less of their in-view area unoccluded are not labelled
 
 
@@ -184,9 +189,13 @@ def _frame_boxes(layers: list[tuple[SceneObject, ObjectLayer]], height: int, wid
 def simulate_sequence(spec: SequenceSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one sequence -> (events sorted by t in EVENT_DTYPE, boxes in PROPHESEE_BBOX_DTYPE).
 
-    Pure given ``rng``. Boxes: top-left xywh in sensor pixels of the visible extent, every 50 ms from
-    50 ms on, class id, track id = object id, class_confidence 1.
+    Pure given ``rng``. Boxes: top-left xywh in sensor pixels of the visible extent, every
+    ``preset.label_period_us`` (50 ms but for gen1like) from then on, class id, track id = object id,
+    class_confidence 1; a street preset's boxes carry its label noise.
     """
+    if spec.preset.motion == "street":
+        events, boxes, _, _ = simulate_street(spec, rng)
+        return events, boxes
     events, boxes, _ = _simulate(spec, rng)
     return events, boxes
 
@@ -205,7 +214,7 @@ def _simulate(spec: SequenceSpec, rng: np.random.Generator) -> tuple[np.ndarray,
     bank = _SpriteBank()
     frame = _compose(static_bg if static_bg is not None else background(0), _layers(scene, 0, bank, cache))
     sensor = DvsSensor(rng, frame, step, preset.contrast_mean, preset.contrast_std, preset.refractory_us)
-    label_every = LABEL_PERIOD_US // step
+    label_every = preset.label_period_us // step
     boxes: list[tuple] = []
     for k in range(1, scene.n_steps + 1):
         layers = _layers(scene, k, bank, cache)
@@ -238,9 +247,18 @@ def generate_sequence_files(job: _Job) -> SynthSequenceSummary:
     """Simulate one sequence and write its ``_td.dat`` and ``_bbox.npy`` / ``_bbox.csv`` (each atomically)."""
     t0, c0 = time.perf_counter(), time.thread_time()
     spec = job.spec
-    events, boxes, scene = _simulate(spec, sequence_rng(job.seed, spec.split, spec.index))
+    rng = sequence_rng(job.seed, spec.split, spec.index)
+    if spec.preset.motion == "street":
+        events, boxes, clean, scene = simulate_street(spec, rng)
+    else:
+        (events, boxes, scene), clean = _simulate(spec, rng), None
     write_dat(job.out_dir / f"{spec.name}_td.dat", events, spec.height, spec.width)
     write_label_file(job.out_dir / spec.name, boxes, job.label_format)
+    if clean is not None and spec.split in spec.preset.clean_label_splits:
+        from leod_core.atomic import atomic_path
+
+        with atomic_path(job.out_dir / f"{spec.name}{CLEAN_SUFFIX}") as tmp:
+            np.save(tmp, clean)
     n_cls = spec.num_classes
     per_class = tuple(int(n) for n in np.bincount(boxes["class_id"], minlength=n_cls)[:n_cls])
     summary = SynthSequenceSummary(name=spec.name, split=spec.split, n_events=len(events), n_boxes_per_class=per_class,
