@@ -171,3 +171,19 @@ def test_clean_test_labels_are_written_and_not_imported(tmp_path):
         rdir = tmp_path / "ds" / s.split / s.name / "event_representations_v2" / "stacked_histogram_dt=50_nbins=10"
         idx = np.load(rdir / "objframe_idx_2_repr_idx.npy")
         assert np.all(np.diff(idx) % 5 == 0) and len(idx) >= 2  # labels every 5th 50 ms window
+
+
+def test_the_synthetic_camera_page_states_the_gen1like_preset():
+    from pathlib import Path
+
+    page = " ".join((Path(__file__).resolve().parents[2] / "docs/explanation/synthetic-camera.md").read_text().split())
+    p, st = GEN1LIKE, GEN1LIKE.street
+    assert (p.n_train, p.n_val, p.n_test, p.duration_s) == (12, 3, 4, 30.0)
+    assert (st.hfov_deg, st.cam_height_m, st.ego_speed_mps) == (65.0, 1.3, (5.0, 12.0))
+    assert (p.clutter_per_s, p.label_jitter, p.label_miss_prob, p.label_offset_us) == (0.5, 0.04, 0.05,
+                                                                                        (-10_000, 10_000))
+    for phrase in ("`gen1like` (issue 29) = 12 / 3 / 4 sequences of 30 s", "labels every 250 ms",
+                   "(65° field of view, 1.3 m high)", "cruises (5-12 m/s)", "0.5 per second",
+                   "jittered by 4 % of the side, 5 % of the boxes missed", "time offset of ±10 ms",
+                   "`NAME_bbox_clean.npy`", "we **keep the whole box**"):
+        assert phrase in page, phrase
