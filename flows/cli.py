@@ -34,7 +34,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("suggest-frames", "suggest_frames", "rank unlabelled frames by what labelling them would teach the model"),
     ("export-labels", "export_labels", "frames + the round's boxes for Label Studio / CVAT / COCO, with a manifest"),
     ("import-labels", "import_labels", "a person's Label Studio / CVAT / COCO boxes back into label tables"),
-    ("compare", "compare", "table and plot of all rounds from MLflow"),
+    ("compare", "compare", "table and plot of all rounds (their metrics files, or MLflow)"),
     ("self-train", "self_train", "run the whole self-training DAG (DVC stages) as one Prefect flow"),
     ("serve", "serve", "register the self-training flow as a Prefect deployment (optional cron)"),
     ("study", "study", "label-ratio x seed study and ablations"),
