@@ -86,7 +86,8 @@ def _track_id(region: dict) -> int:
 
 def read_label_studio(path: str | Path, manifest: Manifest) -> ReturnedLabels:
     """Boxes (image pixels) of a Label Studio JSON export (a list of tasks): per task the last annotation
-    that was not cancelled, else its first prediction."""
+    that was not cancelled, else its first prediction (an export that holds predictions as ids only, as
+    Label Studio's quick export of every task does, is refused for a task without annotation)."""
     path = Path(path)
     tasks = json.loads(path.read_text())
     if not isinstance(tasks, list):
@@ -101,6 +102,11 @@ def read_label_studio(path: str | Path, manifest: Manifest) -> ReturnedLabels:
             results = done[-1].get("result") or []
         else:
             preds = task.get("predictions") or []
+            if preds and not isinstance(preds[0], dict):  # Label Studio's quick export of all tasks: ids only
+                fr = manifest.frames[n]
+                raise ValueError(f"{path}: task {task.get('id')} ({fr.sequence}@{fr.frame_idx}) has no annotation "
+                                 "and its predictions are ids, not boxes: export only the annotated tasks, or a "
+                                 "snapshot with the predictions in full")
             results = (preds[0].get("result") or []) if preds else []
             unreviewed.append(n)
         frames.append(n)

@@ -206,6 +206,24 @@ def test_label_studio_annotations_win_over_predictions(export, tmp_path):
     assert first.x.iloc[0] == np.float32(10.0 / 100 * manifest.image_hw[1] / manifest.pixel_scale)
 
 
+def test_label_studio_prediction_ids_refused_in_one_line(export, tmp_path):
+    """Label Studio's quick export of every task (GET /api/projects/ID/export?download_all_tasks=true)
+    gives predictions as ids: a task without annotation then has no boxes in the file (make label-check
+    saw it on Label Studio 1.23.2)."""
+    r, _, _ = export
+    manifest = read_manifest(r.out / "manifest.json")
+    tasks = json.loads((r.out / "label_studio.json").read_text())
+    tasks[0]["annotations"] = [{"was_cancelled": False, "result": tasks[0]["predictions"][0]["result"]}]
+    for i, t in enumerate(tasks):
+        t["predictions"] = [i + 1]
+    ls = tmp_path / "ls.json"
+    ls.write_text(json.dumps(tasks))
+    with pytest.raises(ValueError, match=rf"{ls}: task 2 \(s\d@\d+\) has no annotation and its predictions are ids"):
+        read_returned(ls, manifest)
+    ls.write_text(json.dumps(tasks[:1]))  # the export of the annotated tasks only reads
+    assert read_returned(ls, manifest).frames == [0]
+
+
 def test_detect_format(export, tmp_path):
     r, _, _ = export
     assert detect_format(r.out / "coco.json") == "coco"
