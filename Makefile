@@ -105,6 +105,34 @@ docs-serve: $(DOCS_STAMP)
 	$(BIN)/python -m mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT) \
 	  --watch leod_core --watch flows --watch tools/gen_reference.py --watch params.yaml --watch README.md
 
+# Label Studio for the labelling loop (docs/how-to/label-frames.md), in its OWN virtual environment
+# .venv-label from requirements-label.lock (python tools/lock_label.py): it pins Django, pandas, numpy and
+# a hundred more that would fight requirements.lock, so it never touches .venv. The two talk through files
+# and HTTP only. `make label ROUND=K [FRAMES=file] [LABEL_PORT=8080]`: leod export-labels for round K, then
+# Label Studio on 127.0.0.1:$(LABEL_PORT) (data under artifacts/labelling/label-studio/, not $$HOME) with a
+# project of those tasks and their pre-annotations; prints the URL and login; Ctrl-C exports the
+# annotations to artifacts/labelling/round_K/export/returned.json and stops it. An existing project of the
+# round opens as it is; FRESH=1 starts it over (tools/label_studio.py). `make label-check` (~1 min): the
+# round trip through its HTTP API and headless Chromium in a temporary folder (tools/label_check.py).
+.PHONY: label label-check
+LABEL_VENV := .venv-label
+LABEL_STAMP := $(LABEL_VENV)/.installed
+LABEL_PORT ?= 8080
+
+$(LABEL_STAMP): requirements-label.lock
+	test -x $(LABEL_VENV)/bin/python || $(PYTHON) -m venv $(LABEL_VENV)
+	$(LABEL_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+	  -r requirements-label.lock
+	touch $@
+
+label: $(STAMP) $(LABEL_STAMP)
+	@test -n "$(ROUND)" || { echo "make label: ROUND=K is required (the round whose boxes are the pre-annotations)"; exit 2; }
+	$(BIN)/python tools/label_studio.py --round $(ROUND) $(if $(FRAMES),--frames $(FRAMES)) --port $(LABEL_PORT) \
+	  $(if $(FRESH),--fresh)
+
+label-check: $(UI_CHECK_STAMP) $(LABEL_STAMP)
+	$(BIN)/python tools/label_check.py
+
 # Label-ratio x seed study + ablations: one resumable Prefect flow (flows/study.py); `leod study --dry-run`
 # lists the runs and projects the time.
 study: install
