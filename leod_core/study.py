@@ -27,7 +27,7 @@ import pandas as pd
 from leod_core.config import STUDY_ABLATIONS, ConfigError, LeodConfig, config_to_dict
 
 __all__ = ["RunSpec", "plan_study", "select_runs", "stage_key", "parallel_seconds",
-           "round_column", "format_ratio", "mean_std", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
+           "round_column", "format_ratio", "mean_std", "paired_ci", "ci_cell", "CI_LEVEL", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
            "QUALITY_COLUMNS", "GAIN_COLUMNS"]
 
 #: quality columns of results.csv / ablations.csv (pseudo labels of round 1, made by round 0's model)
@@ -181,8 +181,31 @@ def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd
 
 
 #: columns of gains.csv (one row per main setting and self-training round)
-GAIN_COLUMNS = ("setting", "ratio", "round", "seeds", "AP", "paired gain", "gain / std", "gap recovered %",
-                *QUALITY_COLUMNS)
+GAIN_COLUMNS = ("setting", "ratio", "round", "seeds", "AP", "paired gain", "gain 95% CI", "gain / std",
+                "gap recovered %", *QUALITY_COLUMNS)
+#: the confidence of the intervals the study reports (paired differences over seeds, Student's t)
+CI_LEVEL = 0.95
+
+
+def paired_ci(values: Sequence[float], level: float = CI_LEVEL) -> tuple[float, float, float] | None:
+    """(mean, low, high) of the mean of paired differences: Student's t interval over the seeds, which
+    assumes the per-seed differences roughly normal (with 5 seeds nothing better is testable); None
+    below 2 values."""
+    from scipy import stats
+
+    v = [float(x) for x in values if x is not None and not math.isnan(float(x))]
+    if len(v) < 2:
+        return None
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1)) * sd / math.sqrt(len(v))
+    return m, m - half, m + half
+
+
+def ci_cell(values: Sequence[float], scale: float = 100.0) -> str:
+    """'[low, high]' of :func:`paired_ci` in points (AP x 100); '' below 2 values."""
+    ci = paired_ci(values)
+    return "" if ci is None else f"[{ci[1] * scale:+.1f}, {ci[2] * scale:+.1f}]"
 
 
 def _ap_by_seed(raw: pd.DataFrame, run_ids: Sequence[str], round_idx: int) -> dict[int, float]:
@@ -217,6 +240,7 @@ def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.D
             shares = [(ap_k[s] - base[s]) / (full[s] - base[s]) for s in seeds if s in full and full[s] != base[s]]
             rows.append({"setting": setting.upper(), "ratio": format_ratio(ratio), "round": k, "seeds": len(seeds),
                          "AP": mean_std([ap_k[s] for s in seeds]), "paired gain": mean_std(gains),
+                         "gain 95% CI": ci_cell(gains),
                          "gain / std": _gain_over_std(gains), "gap recovered %": mean_std(shares),
                          QUALITY_COLUMNS[0]: _cell(raw, ids, k, "pseudo_precision"),
                          QUALITY_COLUMNS[1]: _cell(raw, ids, k, "pseudo_recall")})
@@ -234,7 +258,7 @@ def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> p
     the last round's mAP against the reference on the same seed, mean ± std (points of AP x 100)."""
     last = round_column(rounds)
     cols = ["ablation", "setting", "ratio"] + [round_column(k) for k in range(rounds + 1)] + \
-        [*QUALITY_COLUMNS, f"delta {last} vs all"]
+        [*QUALITY_COLUMNS, f"delta {last} vs all", "delta 95% CI"]
     abl = [r for r in runs if r.kind == "ablation"]
     if not abl:
         return pd.DataFrame(columns=cols)
@@ -252,6 +276,7 @@ def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> p
         mine = _ap_by_seed(raw, ids, rounds)  # paired: the ablation minus the full method on the same seed
         deltas = [mine[s] - ref[s] for s in sorted(set(mine) & set(ref))]
         row[f"delta {last} vs all"] = "" if name == "all components" else _signed(mean_std(deltas))
+        row["delta 95% CI"] = "" if name == "all components" else ci_cell(deltas)
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 

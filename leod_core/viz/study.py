@@ -13,8 +13,9 @@ __all__ = ["plot_study"]
 
 
 def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "LEOD study") -> Path:
-    """One panel per setting (WSOD, SSOD): mAP (COCO AP x 100, mean ± std over seeds) against the label
-    ratio (log axis) for rounds 0..``rounds``; the full-label mAP as a dashed line.
+    """One panel per setting (WSOD, SSOD): mAP (COCO AP x 100, the mean over seeds with its 95 % Student's t
+    interval as error bars) against the label ratio (log axis) for rounds 0..``rounds``; the full-label
+    mAP as a dashed line.
 
     ``raw`` holds the study's long table (columns ``kind``, ``setting``, ``ratio``, ``seed``, ``round``,
     ``AP``); rows of other kinds (ablations) are ignored.
@@ -31,7 +32,7 @@ def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "L
             if st.empty:
                 continue
             label = "round 0 (supervised)" if k == 0 else f"round {k}"
-            ax.errorbar(st.index.to_numpy() * 100, st["mean"] * 100, yerr=(st["std"].fillna(0) * 100),
+            ax.errorbar(st.index.to_numpy() * 100, st["mean"] * 100, yerr=_ci_half_width(st) * 100,
                         marker="o", capsize=3, label=label)
         if len(full):
             ax.axhline(full.mean(), color="k", ls="--", lw=1, label=f"full labels ({full.mean():.1f})")
@@ -40,7 +41,7 @@ def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "L
         if ratios:
             ax.set_xticks([r * 100 for r in ratios], [f"{r * 100:g}%" for r in ratios])
             ax.set_xticks([], minor=True)  # log-scale minor ticks would print "6x10^0" between the ratios
-        ax.set(xlabel="labelled ratio", ylabel="test mAP (AP x 100)", title=setting.upper())
+        ax.set(xlabel="labelled ratio", ylabel="test mAP (AP x 100), 95% CI", title=setting.upper())
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
@@ -48,3 +49,14 @@ def plot_study(raw: pd.DataFrame, path: str | Path, rounds: int, title: str = "L
             ax.text(0.5, 0.5, "no finished runs yet", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def _ci_half_width(st: pd.DataFrame) -> np.ndarray:
+    """Half width of the 95 % t interval of each mean (columns std, count); 0 where one seed only."""
+    from scipy import stats
+
+    from leod_core.study import CI_LEVEL
+
+    n = st["count"].to_numpy(dtype=float)
+    t = np.where(n > 1, stats.t.ppf(0.5 + CI_LEVEL / 2, np.maximum(n - 1, 1)), 0.0)
+    return np.nan_to_num(t * st["std"].fillna(0).to_numpy() / np.sqrt(np.maximum(n, 1)))

@@ -216,11 +216,15 @@ def test_gains_and_ablation_deltas_are_paired_by_seed():
     assert row["round"] == 1 and row["seeds"] == 3
     assert row["paired gain"] == "2.3 ± 0.6"  # gains 2, 2, 3 points
     assert row["gain / std"] == "4.0"  # 0.0233 / 0.00577
+    # t(0.975, 2 dof) = 4.303: 2.33 ± 4.303 x 0.577 / sqrt(3) = [0.90, 3.77]
+    assert row["gain 95% CI"] == "[+0.9, +3.8]"
     assert row["gap recovered %"] == "44.4 ± 9.6"  # 2/4, 2/6, 3/6
     assert row["pseudo precision@.5"] == "70.0 ± 0.0"
     abl = ablation_table(raw, runs, 1).set_index("ablation")
     assert abl.loc["soft targets", "delta round 1 vs all"] == "-2.0 ± 1.4"  # -1 and -3 points, same seeds
     assert abl.loc["all components", "delta round 1 vs all"] == ""
+    # t(0.975, 1 dof) = 12.706: -2 ± 12.706 x 1.414 / sqrt(2) = [-14.7, +10.7]: two seeds resolve nothing
+    assert abl.loc["soft targets", "delta 95% CI"] == "[-14.7, +10.7]"
 
 
 def test_full_label_run_gets_leods_full_label_values(tmp_path):
