@@ -37,7 +37,7 @@ class StreetParams:
     road_half_m: tuple[float, float] = (3.5, 5.0)  # kerb distance from the camera's line
     sidewalk_m: tuple[float, float] = (2.0, 4.0)  # kerb to facade
     parked_per_100m: tuple[float, float] = (3.0, 9.0)  # parked cars per side and 100 m of street
-    lead_cars: tuple[int, int] = (0, 2)  # cars ahead in the camera's lane, following the ego speed
+    lead_cars: tuple[int, int] = (1, 2)  # cars 7-40 m ahead in the camera's lane (a frame is rarely empty)
     oncoming_per_s: tuple[float, float] = (0.08, 0.3)
     crossing_per_s: tuple[float, float] = (0.05, 0.2)  # cars crossing at intersections
     intersection_every_m: tuple[float, float] = (60.0, 160.0)
@@ -243,8 +243,9 @@ def sample_street_scene(rng: np.random.Generator, preset, height: int, width: in
         for z in _poisson_positions(rng, rng.uniform(*p.parked_per_100m), z_lo, z_hi):
             add(CAR, _car_shape(rng, False), _ramp(x_kerb - side * rng.uniform(0.9, 1.2), 0, k1), _ramp(z, 0, k1))
     # cars ahead in the camera's lane: keep a varying gap to the ego car
-    for _ in range(int(rng.integers(p.lead_cars[0], p.lead_cars[1] + 1))):
-        gap = rng.uniform(10.0, 40.0) + rng.uniform(0.0, 5.0) * np.sin(2 * np.pi * t / rng.uniform(8, 20) + rng.uniform(0, 6.3))
+    for i in range(int(rng.integers(p.lead_cars[0], p.lead_cars[1] + 1))):
+        near = rng.uniform(7.0, 16.0) if i == 0 else rng.uniform(20.0, 40.0)  # the first is close enough to be labelled
+        gap = near + rng.uniform(0.0, 4.0) * np.sin(2 * np.pi * t / rng.uniform(8, 20) + rng.uniform(0, 6.3))
         add(CAR, _car_shape(rng, False), _ramp(rng.uniform(-0.4, 0.4), 0, k1), ego.s_m + gap)
     # oncoming cars in the other lane, appearing at z_far
     for ta in _arrivals(rng, rng.uniform(*p.oncoming_per_s), -p.z_far_m / 8.0, dur):
