@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import label_studio as ls  # noqa: E402  (tools/label_studio.py)
+from check_result import CheckResult  # noqa: E402  (tools/check_result.py)
 
 from flows.server import free_port  # noqa: E402
 from leod_core.cameras import get_camera  # noqa: E402
@@ -152,15 +153,10 @@ def build_world(root: Path) -> None:
     pd.DataFrame(FRAMES, columns=["sequence", "frame_idx"]).to_parquet(root / "frames.parquet", index=False)
 
 
-@dataclass
-class Result:
+class Result(CheckResult):
     """One check."""
-    what: str
-    ok: bool
-    detail: str = ""
 
-    def __str__(self) -> str:
-        return f"label-check: {'ok  ' if self.ok else 'FAIL'} {self.what}" + (f" ({self.detail})" if self.detail else "")
+    tool = "label-check"
 
 
 def _check(results: list[Result], what: str, fn) -> object:

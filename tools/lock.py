@@ -90,11 +90,12 @@ def extra_lock_lines(extras: list[str], base: dict[str, str]) -> tuple[list[str]
     return lines, notes
 
 
-def _write(path: Path, header: list[str], lines: list[str]) -> None:
+def write_lock(path: Path, header: list[str], lines: list[str], tool: str = "lock") -> None:
+    """Write a lock file (comment header, then one package a line) atomically; say how many packages."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(header + lines) + "\n")
     tmp.replace(path)
-    print(f"lock: {len(lines)} packages -> {path}")
+    print(f"{tool}: {len(lines)} packages -> {path}")
 
 
 def write_extra_locks(base_file: Path = LOCK_FILE) -> None:
@@ -111,7 +112,7 @@ def write_extra_locks(base_file: Path = LOCK_FILE) -> None:
             "# by `make lock`, do not edit); installed on demand with `pip install --require-hashes --no-deps`.",
             *(f"# {n}" for n in notes),
         ]
-        _write(path, header, lines)
+        write_lock(path, header, lines)
         base.update({_name(line): line for line in lines})
 
 
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Resolved for CPython {platform.python_version()} on {platform.system()} {platform.machine()};",
         "# elsewhere use `make install LOCK=0` (pyproject.toml's floors).",
     ]
-    _write(args.out, header, lines)
+    write_lock(args.out, header, lines)
     write_extra_locks(args.out)
     return 0
 

@@ -73,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "# `make docs` installs it on demand with `pip install --require-hashes --no-deps`.",
         f"# Resolved for CPython {platform.python_version()} on {platform.system()} {platform.machine()}.",
     ]
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text("\n".join(header + lines) + "\n")
-    tmp.replace(args.out)
-    print(f"lock_docs: {len(lines)} packages -> {args.out}")
+    _lock_tool().write_lock(args.out, header, lines, "lock_docs")
     return 0
 
 
