@@ -59,6 +59,11 @@ class StageSpec:
 
 _NO_CACHE = {"cache": False}
 _A = "${paths.artifacts}"
+#: the person's ground truth (leod import-labels): an input no stage makes, committed to git (an empty
+#: table until someone labels); round 0 never reads it, so it stays LEOD's sparse-GT protocol
+_HUMAN = "${paths.human_labels}"
+#: inputs no stage makes whose *content* a fingerprint hashes (small files edited between runs)
+_CONTENT_DEPS = (_HUMAN,)
 
 STAGES: list[StageSpec] = [
     StageSpec(
@@ -86,11 +91,13 @@ STAGES: list[StageSpec] = [
         comment="round 0: supervised pre-training on the sparse ground truth"),
     StageSpec(
         "pseudo_label", "pseudo_label", "leod pseudo-label --round ${key}",
-        [f"{_A}/round_${{item.prev}}/model/last.pt", f"{_A}/round_0/labels/labels.parquet", "${paths.dataset}/train"],
+        [f"{_A}/round_${{item.prev}}/model/last.pt", f"{_A}/round_0/labels/labels.parquet", _HUMAN,
+         "${paths.dataset}/train"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "pseudo", *_MODEL_RUNTIME],
         outs=[f"{_A}/round_${{key}}/labels/labels.parquet", (f"{_A}/round_${{key}}/labels/leod_export", _NO_CACHE)],
         foreach="${self_train}",
-        comment="rounds k >= 1: pseudo-label with round k-1's model, measure the labels, retrain"),
+        comment="rounds k >= 1: pseudo-label with round k-1's model (GT: round 0's + paths.human_labels), "
+                "measure the labels, retrain"),
     StageSpec(
         "pseudo_quality", "pseudo_quality", "leod pseudo-quality --round ${key}",
         [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet"], ["dataset.camera"],
@@ -191,8 +198,8 @@ def declared_values(config: dict[str, Any], keys: list[str]) -> dict[str, Any]:
 
 def stage_fingerprints(cfg: Any, rounds: int | None = None, fixed: dict[str, str] | None = None) -> dict[str, str]:
     """{stage name: fingerprint} of a run's DAG: a hash of what the stage's spec declares (its resolved
-    input and output paths, the values of its ``params``) and of the fingerprints of the stages whose
-    outputs it reads. The one definition of "what makes a stage stale" besides code: DVC tracks the same
+    input and output paths, the values of its ``params``, the bytes of the inputs a person edits that no
+    stage makes: ``paths.human_labels``) and of the fingerprints of the stages whose outputs it reads. The one definition of "what makes a stage stale" besides code: DVC tracks the same
     ``params`` (dvc.yaml is generated from the specs) and the same inputs; ``leod study`` keys its cached
     stages by it, so changing an evaluation setting re-runs the evaluations and nothing upstream.
     ``fixed``: fingerprints given for some stages (a study's shared dataset, an ablation's shared round 0)."""
@@ -210,8 +217,18 @@ def stage_fingerprints(cfg: Any, rounds: int | None = None, fixed: dict[str, str
         keys = [k for k in inst.spec.params if k.split(".")[0] not in _FOLDED]
         record = {"stage": inst.spec.name, "deps": inst.deps, "outs": inst.outs,
                   "params": declared_values(config, keys), "upstream": [fps[u] for u in upstream]}
+        content = {d: _file_sha256(_resolve(d, None, rounds, config["paths"]))
+                   for d in inst.spec.deps if d in _CONTENT_DEPS}
+        if content:
+            record["content"] = content
         fps[inst.name] = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return fps
+
+
+def _file_sha256(path: str) -> str | None:
+    """sha256 of a file's bytes; None when there is none (read as an empty table)."""
+    p = Path(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
 
 
 def _module_file(module: str) -> Path | None:

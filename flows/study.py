@@ -78,7 +78,10 @@ def study_context(params: str = "params.yaml", overrides: list[str] | None = Non
     dataset = root / "data" / "dataset" if synthetic else Path(st.dataset)
     name = f"{cfg.camera.name if not synthetic else 'synth'}-{st.synth_preset if synthetic else dataset.name}"
     experiment = f"{cfg.mlflow.experiment}-study" if cfg.mlflow.experiment else f"study-{name}"
-    common = [*(overrides or []), f"paths.dataset={dataset}", f"mlflow.experiment={experiment}",
+    # the study measures LEOD's protocol: no person's labels (a path that never exists reads as an empty
+    # table) unless an override names a table
+    common = [f"paths.human_labels={root / 'no_human_labels.parquet'}",
+              *(overrides or []), f"paths.dataset={dataset}", f"mlflow.experiment={experiment}",
               f"train.steps={st.steps}", f"train.steps_self_train={st.steps_self_train}",
               "full_labels.steps=0", *st.overrides]  # study.steps for the full-label runs too
     if synthetic:

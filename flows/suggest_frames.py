@@ -27,6 +27,7 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
     from leod_core.labelling.paths import SUGGESTIONS_FILE, labelling_dir
     from leod_core.labelling.signals import signals_frame
     from leod_core.labelling.suggest import Weights, suggest_frames
+    from leod_core.labels.human import read_human, with_human_gt
     from leod_core.labels.table import read_labels
     from leod_core.pseudo.pipeline import sequence_jobs
 
@@ -38,8 +39,10 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
     w = Weights(*weights)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out_p = Path(out) if out else labelling_dir(cfg.layout, k) / SUGGESTIONS_FILE
-    kept = read_labels(cfg.layout.kept_labels)
-    jobs = sequence_jobs(Path(dataset or cfg.paths.dataset), kept, cfg.camera, "train")
+    # the round's ground truth, as leod pseudo-label --round K sees it: frames a person reviewed are not
+    # suggested again
+    kept, empty_gt = with_human_gt(read_labels(cfg.layout.kept_labels), read_human(cfg.paths.human_labels))
+    jobs = sequence_jobs(Path(dataset or cfg.paths.dataset), kept, cfg.camera, "train", empty_gt)
     parts = map_as_tasks(sequence_signals_of, jobs, name="frame-signals", ckpt=str(ckpt_p), cfg=cfg, device=device,
                          low=cfg.pseudo.conf_threshold if low is None else low)
     parts = [p for p in parts if len(p)]

@@ -59,6 +59,8 @@ class PathsConfig:
     raw: str = "data/raw"  # raw Prophesee files (*_td.dat + *_bbox.npy) the import stage reads
     dataset: str = "data/dataset"  # RVT-preprocessed layout + labels_full.parquet per split
     artifacts: str = "artifacts"  # round_k/{labels,model,eval,quality}, report/
+    # the person's ground truth (leod import-labels merges into it; pseudo-labelling of rounds >= 1 reads it)
+    human_labels: str = "labels/human.parquet"
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ def _prob(v: float) -> bool:
 # (dotted key, predicate, allowed-values text)
 _CHECKS: list[tuple[str, Any, str]] = [
     ("rounds", lambda v: v >= 0, "an integer >= 0"),
+    ("paths.human_labels", lambda v: str(v).endswith(".parquet"), "a .parquet file path"),
     ("synth.preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
     ("synth.height", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
     ("synth.label_format", lambda v: v in LABEL_FORMATS, f"one of {', '.join(LABEL_FORMATS)}"),

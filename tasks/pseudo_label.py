@@ -40,20 +40,22 @@ def label_sequence(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)
-    return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera)
+    return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera, job.empty_gt_frames)
 
 
 @task(name="write-round-labels", retries=1, retry_delay_seconds=1, retry_condition_fn=retry_on_io_error,
       cache_policy=NO_CACHE)
 def write_round_labels(df: pd.DataFrame, kept: pd.DataFrame, seqs: list[SequencePaths], dataset: Path,
-                       out_dir: Path, cfg: LeodConfig) -> dict[str, int]:
-    """Check the table (LEOD's sanity checks), write ``labels.parquet`` and the LEOD-layout export under
-    ``out_dir``; return box counts per source."""
+                       out_dir: Path, cfg: LeodConfig, empty_gt_frames: pd.DataFrame | None = None) -> dict[str, int]:
+    """Check the table (LEOD's sanity checks; ``kept``: the round's GT, ``empty_gt_frames``: its GT frames
+    without boxes), write ``labels.parquet`` and the LEOD-layout export under ``out_dir``; return box
+    counts per source."""
     from leod_core.labels.table import write_labels
     from leod_core.pseudo.export import export_leod_layout
     from leod_core.pseudo.pipeline import check_round_table, num_reprs_of
 
-    check_round_table(df, kept, {s.name: len(num_reprs_of(s)) for s in seqs}, use_gt=cfg.pseudo.use_gt)
+    check_round_table(df, kept, {s.name: len(num_reprs_of(s)) for s in seqs}, use_gt=cfg.pseudo.use_gt,
+                      empty_gt_frames=empty_gt_frames)
     write_labels(df, Path(out_dir) / "labels.parquet")
     export_leod_layout(df, dataset, Path(out_dir) / "leod_export", cfg.camera)
     counts = {str(k): int(v) for k, v in df.groupby("source").size().items()} if len(df) else {}

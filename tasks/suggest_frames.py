@@ -27,9 +27,10 @@ def sequence_signals_of(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     candidates = unlabelled_frames(np.load(job.seq.objframe_idx_2_repr_idx).ravel(),
-                                   job.kept_gt["frame_idx"].to_numpy(np.int64))
+                                   [*job.kept_gt["frame_idx"].to_numpy(np.int64), *job.empty_gt_frames])
     model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)
-    p = pseudo_label_pass(model, job.seq, job.kept_gt, cfg, cfg.camera) if len(candidates) else None
+    p = (pseudo_label_pass(model, job.seq, job.kept_gt, cfg, cfg.camera, job.empty_gt_frames)
+         if len(candidates) else None)
     if p is None:
         return signals_frame([])
     return sequence_signals(job.name, p, candidates, cfg.per_class(cfg.pseudo.obj_thresh),

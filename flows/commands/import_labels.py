@@ -3,9 +3,12 @@
 FILE: what the labelling tool returned for an ``leod export-labels`` export: Label Studio JSON (tasks),
 CVAT for video 1.1 XML (one sequence) or COCO JSON. The export's ``manifest.json`` (beside FILE or one
 folder up, or ``--manifest``) maps image pixels and frame numbers back to sensor pixels and timestamps;
-a box outside the image or on a frame not exported stops the import in one line. Writes the person's
-boxes (``source: human``, ground truth) and round K's table with the reviewed frames replaced by them,
-the label table for ``leod train --labels``.
+a box outside the image or on a frame not exported stops the import in one line.
+
+Merges the reviewed frames into the human ground-truth table ``paths.human_labels`` (a frame reviewed
+again replaces its earlier boxes; a frame left empty is recorded as reviewed without boxes): ``dvc repro``
+pseudo-labels every round k >= 1 with them as ground truth. Also writes this import's boxes
+(``source: human``) and round K's table with the reviewed frames replaced by them (``leod train --labels``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merged", default=None,
                         help="round K's table with the reviewed frames replaced "
                              "(default: <artifacts>/labelling/round_K/labels.parquet)")
+    parser.add_argument("--table", default=None,
+                        help="the human ground-truth table to merge into (default: paths.human_labels)")
     parser.add_argument("--skip-unreviewed", action="store_true",
                         help="Label Studio: drop tasks without an annotation (default: keep their pre-annotations)")
 
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from leod_core.labelling.importing import human_table, merge_human, read_returned
     from leod_core.labelling.manifest import find_manifest, read_manifest
     from leod_core.labelling.paths import HUMAN_FILE, MERGED_FILE, labelling_dir
+    from leod_core.labels.human import HumanLabels, merge_reviewed, read_human, write_human
     from leod_core.labels.table import read_labels, write_labels
 
     cfg = load_config(args.params, args.overrides)
@@ -63,10 +69,15 @@ def run(args: argparse.Namespace) -> int:
     merged = merge_human(read_labels(base_p), human, reviewed)
     out = Path(args.out) if args.out else labelling_dir(cfg.layout, k) / HUMAN_FILE
     merged_p = Path(args.merged) if args.merged else labelling_dir(cfg.layout, k) / MERGED_FILE
+    frames = [manifest.frames[n] for n in returned.frames]
+    table_p = Path(args.table or cfg.paths.human_labels)
+    table = merge_reviewed(read_human(table_p), HumanLabels(human, [(f.sequence, f.frame_idx, f.t) for f in frames]))
     write_labels(human, out)
     write_labels(merged, merged_p)
+    write_human(table, table_p)  # last: the pipeline's input changes only once the files above are written
     empty = len(reviewed) - human[["sequence", "frame_idx"]].drop_duplicates().shape[0]
     unrev = f", {len(returned.unreviewed)} only pre-annotated" if returned.unreviewed and not args.skip_unreviewed else ""
     print(f"import-labels round {k}: {len(human)} boxes on {len(reviewed)} frames ({empty} left empty{unrev}) "
-          f"-> {out}; round table with them -> {merged_p}")
+          f"-> {out}; round table with them -> {merged_p}; human ground truth -> {table_p} "
+          f"({len(table.boxes)} boxes on {len(table.reviewed)} frames)")
     return 0

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     counts = run_flow(pseudo_label_flow, cfg.orchestration, round_idx=k, params=args.params,
                       overrides=args.overrides, ckpt=args.ckpt, out=args.out, dataset=args.dataset,
                       device=args.device)
-    print(f"pseudo-label round {k}: {counts.get('total', 0)} boxes: gt {counts.get('gt', 0)}, "
+    human = f" + human {counts['human']}" if counts.get("human") else ""
+    print(f"pseudo-label round {k}: {counts.get('total', 0)} boxes: gt {counts.get('gt', 0)}{human}, "
           f"pseudo {counts.get('pseudo', 0)} ({counts.get('ignore', 0)} ignore), "
           f"inpainted {counts.get('inpainted', 0)} -> {counts['out']}")
     return 0

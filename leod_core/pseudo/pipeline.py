@@ -10,6 +10,10 @@ covers ``start + tflip_offset .. T - 2 + tflip_offset``: the one (Gen1) or two (
 ``start`` come from it alone. Frames holding kept GT are not predicted (GT copied verbatim when
 ``pseudo.use_gt``). A sequence without any GT frame is not pseudo-labelled (LEOD skips it).
 
+Kept GT is round 0's sparse GT plus, from round 1 on, the frames a person reviewed (``paths.human_labels``,
+:func:`leod_core.labels.human.with_human_gt`): their boxes (``source: human``) go the same way, and a
+reviewed frame left empty is a GT frame without boxes (``empty_gt_frames``): not predicted, nothing written.
+
 Then: filter each view (:mod:`.filter`), merge the views (:mod:`.merge`), convert to full-sensor pixels,
 run the forward-or-backward track filter (:mod:`.track_filter`): rejected boxes become ignore boxes (class
 1024) and inpainted boxes are added as ignore boxes. The result is label-table rows (LABEL_SCHEMA).
@@ -43,6 +47,7 @@ __all__ = ["PseudoLabelJob", "sequence_jobs", "first_gt_repr", "SequencePass", "
 log = logging.getLogger(__name__)
 
 _BOX_COLS = ["x", "y", "w", "h", "class_id", "class_confidence", "objectness"]
+_GT_SOURCES = ["gt", "human"]  # ground truth: the dataset's (kept sparse GT) and a person's
 
 
 def num_reprs_of(seq: SequencePaths) -> np.ndarray:
@@ -68,6 +73,7 @@ class PseudoLabelJob:
 
     seq: SequencePaths
     kept_gt: pd.DataFrame
+    empty_gt_frames: tuple[int, ...] = ()  # GT frames without boxes (a person reviewed them, found nothing)
 
     @property
     def name(self) -> str:
@@ -75,17 +81,23 @@ class PseudoLabelJob:
 
 
 def sequence_jobs(dataset_root: str | Path, kept_df: pd.DataFrame, camera: CameraSpec,
-                  split: str = "train") -> list[PseudoLabelJob]:
-    """One job per sequence of ``split`` (sorted), each with its kept GT rows; kept rows naming a
-    sequence that is not in the split are an error."""
+                  split: str = "train", empty_gt_frames: pd.DataFrame | None = None) -> list[PseudoLabelJob]:
+    """One job per sequence of ``split`` (sorted), each with its kept GT rows and GT frames without boxes
+    (``empty_gt_frames``: sequence, frame_idx); kept rows naming a sequence that is not in the split are an
+    error."""
     seqs = list_sequences(dataset_root, split, camera)
     names = {s.name for s in seqs}
-    unknown = sorted(set(kept_df["sequence"].astype(str).unique()) - names) if len(kept_df) else []
+    empty_frames = empty_gt_frames if empty_gt_frames is not None else pd.DataFrame(
+        {"sequence": pd.Series([], dtype=str), "frame_idx": pd.Series([], dtype=np.int64)})
+    named = set(kept_df["sequence"].astype(str).unique()) if len(kept_df) else set()
+    unknown = sorted((named | set(empty_frames["sequence"].astype(str))) - names)
     if unknown:
         raise ValueError(f"kept labels name sequences missing from {Path(dataset_root) / split}: {unknown[:3]}")
     groups = {str(k): v for k, v in kept_df.groupby("sequence", sort=False)} if len(kept_df) else {}
+    frames: dict[str, tuple[int, ...]] = {
+        str(k): tuple(sorted(int(f) for f in v["frame_idx"])) for k, v in empty_frames.groupby("sequence")}
     empty = empty_labels()
-    return [PseudoLabelJob(s, groups.get(s.name, empty)) for s in seqs]
+    return [PseudoLabelJob(s, groups.get(s.name, empty), frames.get(s.name, ())) for s in seqs]
 
 
 def concat_sequence_tables(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -126,17 +138,21 @@ class SequencePass:
 
 
 def pseudo_label_pass(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
-                      camera: CameraSpec) -> SequencePass | None:
+                      camera: CameraSpec, empty_gt_frames: Iterable[int] = ()) -> SequencePass | None:
     """Run the views, filter, merge and track one sequence; None when it has no GT frame (not labelled).
 
     ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty).
+    ``empty_gt_frames``: GT frames of the sequence without any box (a person found nothing there).
     """
     pc = cfg.pseudo
     if len(kept_gt) and set(kept_gt["sequence"].astype(str).unique()) != {seq.name}:
         raise ValueError(f"pseudo_label_sequence: kept_gt holds rows of other sequences than {seq.name}")
     ts = num_reprs_of(seq)
     num_reprs = len(ts)
+    empty_gt = np.unique(np.fromiter(empty_gt_frames, np.int64))
     gt_frames = np.unique(kept_gt["frame_idx"].to_numpy(np.int64)) if len(kept_gt) else np.zeros(0, np.int64)
+    if len(empty_gt):
+        gt_frames = np.union1d(gt_frames, empty_gt)
     if len(gt_frames) and (gt_frames.min() < 0 or gt_frames.max() >= num_reprs):
         raise ValueError(f"{seq.name}: kept GT frame index outside [0, {num_reprs})")
     first = first_gt_repr(seq, gt_frames.tolist())
@@ -168,6 +184,11 @@ def pseudo_label_pass(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg
             gt_by_frame[int(f)] = rows
             frames[int(f)] = rows[_BOX_COLS].to_numpy(np.float32)
             is_gt[int(f)] = np.ones(len(rows), bool)
+    if pc.use_gt:
+        for f in empty_gt.tolist():  # a GT frame without boxes: the tracker sees an empty frame
+            gt_by_frame[f] = kept_gt.iloc[:0]
+            frames[f] = np.zeros((0, len(_BOX_COLS)), np.float32)
+            is_gt[f] = np.zeros(0, bool)
     tracked = track_filter(frames, is_gt, camera.sensor_hw, pc.tracker)
     return SequencePass(ts, views, raw, filtered, frames, gt_by_frame, tracked)
 
@@ -177,8 +198,9 @@ def pass_rows(name: str, p: SequencePass) -> pd.DataFrame:
     frames, tracked, ts = p.frames, p.tracked, p.timestamps
     parts = []
     for f in sorted(set(frames) | set(tracked.inpainted)):
-        if f in p.gt_by_frame:
-            parts.append(p.gt_by_frame[f])
+        if f in p.gt_by_frame:  # GT verbatim (a GT frame without boxes writes nothing)
+            if len(p.gt_by_frame[f]):
+                parts.append(p.gt_by_frame[f])
             continue
         if f in frames:
             b = frames[f].copy()
@@ -194,21 +216,23 @@ def pass_rows(name: str, p: SequencePass) -> pd.DataFrame:
 
 
 def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig,
-                          camera: CameraSpec) -> pd.DataFrame:
+                          camera: CameraSpec, empty_gt_frames: Iterable[int] = ()) -> pd.DataFrame:
     """Label-table rows of one sequence for the next round: kept GT (verbatim) + pseudo + ignore boxes.
 
-    ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty).
+    ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty);
+    ``empty_gt_frames``: its GT frames without boxes (no rows written there).
     """
-    p = pseudo_label_pass(model, seq, kept_gt, cfg, camera)
+    p = pseudo_label_pass(model, seq, kept_gt, cfg, camera, empty_gt_frames)
     return empty_labels() if p is None else pass_rows(seq.name, p)
 
 
 def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Mapping[str, int],
-                      use_gt: bool = True) -> None:
+                      use_gt: bool = True, empty_gt_frames: pd.DataFrame | None = None) -> None:
     """Sanity checks before a round's table is written (LEOD ``predict.py``); raise ValueError.
 
-    GT rows bit-identical to the kept GT (none when ``use_gt`` is off), GT frames hold only GT, scores in
-    [0, 1], rows sorted by (sequence, frame_idx), frame indices inside ``[0, num_reprs[sequence])``.
+    GT rows (``source`` gt or human) bit-identical to the kept GT (none when ``use_gt`` is off), GT frames
+    (and ``empty_gt_frames``: sequence, frame_idx) hold only GT, scores in [0, 1], rows sorted by
+    (sequence, frame_idx), frame indices inside ``[0, num_reprs[sequence])``.
     """
     missing = [f.name for f in LABEL_SCHEMA if f.name not in new_df.columns]
     if missing:
@@ -230,8 +254,8 @@ def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Ma
         if np.any(frame < 0) or np.any(frame >= limit):
             raise ValueError("round table: frame_idx outside [0, number of representations)")
     is_gt = new_df["is_gt"].to_numpy(bool)
-    if np.any(is_gt != (new_df["source"].astype(str).to_numpy() == "gt")):
-        raise ValueError("round table: is_gt disagrees with source == 'gt'")
+    if np.any(is_gt != np.isin(new_df["source"].astype(str).to_numpy(), _GT_SOURCES)):
+        raise ValueError("round table: is_gt disagrees with source in ('gt', 'human')")
     cols = [f.name for f in LABEL_SCHEMA]
     gt_new = new_df.loc[is_gt, cols].reset_index(drop=True)
     if not use_gt:
@@ -248,5 +272,7 @@ def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Ma
         if not np.array_equal(a, b):
             raise ValueError(f"round table: GT column {col!r} differs from the kept GT")
     gt_keys = set(zip(seq[is_gt], frame[is_gt]))
+    if empty_gt_frames is not None:
+        gt_keys |= set(zip(empty_gt_frames["sequence"].astype(str), empty_gt_frames["frame_idx"].astype(int)))
     if any(k in gt_keys for k in zip(seq[~is_gt], frame[~is_gt])):
         raise ValueError("round table: pseudo or inpainted boxes on a GT frame")

@@ -68,8 +68,9 @@ def world(tmp_path_factory):
 
 
 def leod(root, *argv):
+    # the human ground truth in the test's folder: never the repository's labels/human.parquet
     return main([*argv, "--params", "params.yaml", "-S", f"paths.dataset={root}/data",
-                 "-S", f"paths.artifacts={root}/art"])
+                 "-S", f"paths.artifacts={root}/art", "-S", f"paths.human_labels={root}/human_gt.parquet"])
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +174,83 @@ def test_export_whole_round_and_bad_frames(world, exported, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
     assert leod(world, "export-labels", "--round", "3") == 1
     assert "round 3's labels not found" in capsys.readouterr().err
+
+
+def _returned_coco(exported, folder, images):
+    """A COCO file returned for the export: ``images`` maps an exported image's index to the annotations
+    (taken from the export's image of that index, or a list of other images' annotations) it comes back with."""
+    doc = json.loads((exported / "coco.json").read_text())
+    anns = {img["id"]: [a for a in doc["annotations"] if a["image_id"] == img["id"]] for img in doc["images"]}
+    out_imgs, out_anns = [], []
+    for i, src in images.items():
+        img = doc["images"][i]
+        out_imgs.append(img)
+        for a in [x for j in src for x in anns[doc["images"][j]["id"]]]:
+            out_anns.append({**a, "id": len(out_anns) + 1, "image_id": img["id"]})
+    folder.mkdir()
+    (folder / "manifest.json").write_text((exported / "manifest.json").read_text())
+    (folder / "coco.json").write_text(json.dumps({**doc, "images": out_imgs, "annotations": out_anns}))
+    return folder / "coco.json", [(img["sequence"], img["frame_idx"]) for img in doc["images"]]
+
+
+def test_import_merges_into_the_human_table(world, exported, tmp_path, capsys):
+    """Two imports into one human table: the second replaces the frames it reviewed (a frame now left empty
+    loses its boxes, yet stays reviewed), the other frames of the first are kept."""
+    from leod_core.labels.human import read_human
+
+    table = tmp_path / "labels/human.parquet"
+
+    def imp(path):
+        return leod(world, "import-labels", str(path), "--round", "1", "--table", str(table),
+                    "--out", str(path.parent / "h.parquet"), "--merged", str(path.parent / "m.parquet"))
+
+    first, keys = _returned_coco(exported, tmp_path / "first", {0: [0], 1: [1], 2: []})  # frame 2: nothing there
+    assert imp(first) == 0
+    h = read_human(table)
+    f0, f1, f2 = keys[:3]
+    assert h.keys == {f0, f1, f2} and set(zip(h.boxes.sequence, h.boxes.frame_idx)) == {f0, f1}
+    assert list(zip(h.empty_frames.sequence, h.empty_frames.frame_idx)) == [f2]
+    assert (h.boxes.source == "human").all() and h.boxes.is_gt.all()
+    assert len(read_labels(table)) == len(h.boxes)  # a plain label table to every other reader
+    b0 = h.boxes[(h.boxes.sequence == f0[0]) & (h.boxes.frame_idx == f0[1])].reset_index(drop=True)
+    assert "human ground truth -> " in capsys.readouterr().out
+
+    second, _ = _returned_coco(exported, tmp_path / "second", {1: [], 2: [0]})  # frame 1 emptied, frame 2 boxed
+    assert imp(second) == 0
+    h2 = read_human(table)
+    assert h2.keys == {f0, f1, f2}
+    assert set(zip(h2.boxes.sequence, h2.boxes.frame_idx)) == {f0, f2}
+    assert list(zip(h2.empty_frames.sequence, h2.empty_frames.frame_idx)) == [f1]
+    pd.testing.assert_frame_equal(
+        h2.boxes[(h2.boxes.sequence == f0[0]) & (h2.boxes.frame_idx == f0[1])].reset_index(drop=True), b0)
+    on2 = h2.boxes[(h2.boxes.sequence == f2[0]) & (h2.boxes.frame_idx == f2[1])]
+    assert len(on2) == len(b0) and np.array_equal(on2[["x", "y", "w", "h"]].to_numpy(), b0[["x", "y", "w", "h"]].to_numpy())
+
+
+def test_pseudo_label_takes_the_human_table_as_ground_truth(world, exported, tmp_path, capsys):
+    """``leod pseudo-label`` with a person's table: their boxes are the ground truth of the frames they
+    reviewed (no pseudo box there), a frame left empty holds nothing, round 0's GT stays as it is."""
+    from leod_core.labels.human import HumanLabels, write_human
+
+    base = read_labels(world / "art/round_1/labels/labels.parquet")  # the round without a person's labels
+    boxed, empty = ("a", 30), ("b", 40)
+    for key in (boxed, empty):
+        assert ((base.sequence == key[0]) & (base.frame_idx == key[1]) & (base.source == "pseudo")).any()
+    box = validate_labels(pd.DataFrame([dict(sequence="a", frame_idx=30, t=31 * 50_000, x=50.0, y=40.0, w=10.0,
+                                             h=12.0, class_id=1, class_confidence=1.0, objectness=1.0, is_gt=True,
+                                             track_id=7, source="human")]))
+    table = tmp_path / "human.parquet"
+    write_human(HumanLabels(box, [(*boxed, 31 * 50_000), (*empty, 41 * 50_000)]), table)
+    out = tmp_path / "round_1"
+    assert main(["pseudo-label", "--round", "1", "--device", "cpu", "--out", str(out), "--params", "params.yaml",
+                 "-S", f"paths.dataset={world}/data", "-S", f"paths.artifacts={world}/art",
+                 "-S", f"paths.human_labels={table}"]) == 0
+    df = read_labels(out / "labels.parquet")
+    on = df[(df.sequence == "a") & (df.frame_idx == 30)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(on, box)
+    assert not ((df.sequence == "b") & (df.frame_idx == 40)).any()
+    gt = df[df.is_gt].reset_index(drop=True)
+    kept = read_labels(world / "art/round_0/labels/labels.parquet")
+    assert list(gt.source) == ["gt", "human"] and gt.iloc[:1].equals(kept)
+    assert (df.source == "pseudo").sum() > 40
+    assert "gt 1 + human 1, pseudo" in capsys.readouterr().out
