@@ -38,6 +38,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("self-train", "self_train", "run the whole self-training DAG (DVC stages) as one Prefect flow"),
     ("serve", "serve", "register the self-training flow as a Prefect deployment (optional cron)"),
     ("study", "study", "label-ratio x seed study and ablations"),
+    ("labelling-study", "labelling_study", "does suggesting frames pay? suggested vs uniform frames at equal budget"),
 ]
 
 
