@@ -19,13 +19,12 @@ class ClipSample:
     which converts them once into the float32 batch: 4x less memory traffic than float clips.
 
     ``ev_idx`` holds the repr index shown at each step (-1 for padding; descending when time-flipped);
-    ``labels[t]`` the kept boxes of step t or None; ``withheld[t]`` the dropped GT (quality checks only).
+    ``labels[t]`` the kept boxes of step t or None.
     """
 
     sequence: str
     ev: torch.Tensor  # uint8 (L, 20, H, W)
     labels: list[np.ndarray | None]
-    withheld: list[np.ndarray | None]
     ev_idx: list[int]
     is_first: bool
     is_padded: np.ndarray  # bool (L,)

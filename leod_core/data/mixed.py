@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +37,6 @@ from leod_core.data.clip import ReaderFactory, ReprFiles
 from leod_core.data.random_access import RandomClipDataset
 from leod_core.data.sequence import TrainSequence, load_train_sequences
 from leod_core.data.streaming import StreamingTrainLoader
-from leod_core.round_layout import WITHHELD_FILE
 
 __all__ = ["split_batch_size", "stream_worker_count", "MixedLoader", "build_train_loader"]
 
@@ -191,28 +190,26 @@ def _identity(x: Any) -> Any:
 
 
 def build_train_loader(cfg: LeodConfig, labels_path: str | Path, dataset_root: str | Path,
-                       withheld_path: str | Path | None | Literal["auto"] = "auto", sparse: bool | None = None,
+                       all_label_frames: bool | None = None, sparse: bool | None = None,
                        seed: int | None = None, reader_factory: ReaderFactory | None = None,
                        ev_dtype: torch.dtype = torch.float32) -> MixedLoader:
     """The mixed loader of a training round from ``params`` and a label table (train split).
 
-    ``withheld_path``: the GT of dropped frames; it tells the loaders where every label frame is, as
-    LEOD's loaders know (random-access items and the stream start count all GT frames). ``"auto"``
-    uses ``withheld.parquet`` beside ``labels_path`` when it exists (round 0), else none.
-    ``sparse`` (whole-sequence streams, LEOD's WSOD mode) defaults to: WSOD with ratio < 1 and a table
-    holding ground truth only (round 0). Pseudo-label rounds stream LEOD's label ranges.
+    ``all_label_frames``: the loaders know where every label frame of the dataset is, kept or not, as
+    LEOD's do (random-access items and the stream start count all GT frames); read from the dataset's
+    ``objframe_idx_2_repr_idx``, never from the dropped labels. Defaults to: the table holds ground
+    truth only (round 0). ``sparse`` (whole-sequence streams, LEOD's WSOD mode) defaults to: WSOD with
+    ratio < 1 and a ground-truth table. Pseudo-label rounds stream LEOD's label ranges.
     """
     from leod_core.labels.table import read_labels
 
-    if withheld_path == "auto":
-        beside = Path(labels_path).parent / WITHHELD_FILE
-        withheld_path = beside if beside.is_file() and beside != Path(labels_path) else None
     kept = read_labels(labels_path)
-    withheld = read_labels(withheld_path) if withheld_path is not None else None
+    ground_truth = bool(kept["is_gt"].all())  # the kept GT, and human boxes
+    if all_label_frames is None:
+        all_label_frames = ground_truth
     if sparse is None:
-        sparse = (cfg.subsample.setting == Setting.WSOD.value and cfg.subsample.ratio < 1.0
-                  and bool(kept["is_gt"].all()))  # ground truth only: the kept GT, and human boxes
-    sequences = load_train_sequences(dataset_root, "train", cfg.camera, kept, withheld)
+        sparse = cfg.subsample.setting == Setting.WSOD.value and cfg.subsample.ratio < 1.0 and ground_truth
+    sequences = load_train_sequences(dataset_root, "train", cfg.camera, kept, all_label_frames)
     return MixedLoader(sequences, cfg.camera, cfg.data.sequence_length, cfg.data.batch_size,
                        cfg.data.w_stream, cfg.data.w_random, cfg.train.seed if seed is None else seed, sparse,
                        cfg.data.augment, cfg.data.num_workers, reader_factory, ev_dtype)

@@ -87,9 +87,7 @@ class RandomClipDataset:
     def _labels(self, s: int, start: int, stop: int, tflip: bool):
         lab = self.sequences[s].labels
         shift = self.camera.tflip_offset if tflip else 0
-        labels = [lab.get(j + shift) for j in range(start, stop)]
-        withheld = [lab.get_withheld(j + shift) for j in range(start, stop)]
-        return labels, withheld
+        return [lab.get(j + shift) for j in range(start, stop)]
 
     def _resample_frame(self, s: int, tflip: bool, rng: np.random.Generator) -> int | None:
         """A random kept label frame usable in this mode (LEOD ``_rand_another``)."""
@@ -113,7 +111,7 @@ class RandomClipDataset:
         for _ in range(_MAX_RESAMPLE):
             win = self._window(s, frame, tflip)
             if win is not None:
-                labels, withheld = self._labels(s, *win, tflip)
+                labels = self._labels(s, *win, tflip)
                 if any(b is not None for b in labels):
                     break
             nxt = self._resample_frame(s, tflip, rng)
@@ -125,11 +123,11 @@ class RandomClipDataset:
             tflip = False
             frame = self._resample_frame(s, False, rng)
             win = self._window(s, frame, False)
-            labels, withheld = self._labels(s, *win, False)
+            labels = self._labels(s, *win, False)
         params = AugmentParams(params.hflip, tflip, params.zoom_in, params.zoom_out)
-        return self._build(s, win, labels, withheld, params, rng)
+        return self._build(s, win, labels, params, rng)
 
-    def _build(self, s: int, win: tuple[int, int], labels, withheld, params: AugmentParams,
+    def _build(self, s: int, win: tuple[int, int], labels, params: AugmentParams,
                rng: np.random.Generator) -> ClipSample:
         seq = self.sequences[s]
         start, stop = win
@@ -137,8 +135,8 @@ class RandomClipDataset:
         ev_idx = list(range(start, stop))
         if params.tflip:
             ev = time_flip_frames(ev)
-            labels, withheld, ev_idx = labels[::-1], withheld[::-1], ev_idx[::-1]
+            labels, ev_idx = labels[::-1], ev_idx[::-1]
         params = place_zoom_in(params, labels, self.camera.repr_hw, rng)
-        ev, (labels, withheld) = apply_spatial(ev, [labels, withheld], params)
-        return ClipSample(sequence=seq.name, ev=ev, labels=labels, withheld=withheld, ev_idx=ev_idx,
+        ev, (labels,) = apply_spatial(ev, [labels], params)
+        return ClipSample(sequence=seq.name, ev=ev, labels=labels, ev_idx=ev_idx,
                           is_first=True, is_padded=np.zeros(self.L, dtype=bool), reversed=params.tflip)

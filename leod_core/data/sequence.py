@@ -1,9 +1,9 @@
 """Per-sequence label index for the loaders: repr index -> float32 ``(N, 7)`` boxes at repr resolution.
 
 Table rows (full-sensor pixels) become ``FRAME_LABEL_COLUMNS`` arrays scaled by ``camera.label_scale``;
-ignore boxes (class 1024) pass through. A sequence's *label frames* are its kept frames plus its
-withheld frames (LEOD's ``objframe_idx_2_repr_idx`` of the real GT); withheld boxes are carried for
-quality checks only and never used as supervision.
+ignore boxes (class 1024) pass through. A sequence's *label frames* are its kept frames plus, for a
+table of ground truth (round 0), every frame the dataset labels (LEOD's ``objframe_idx_2_repr_idx``, read
+from the sequence's folder): LEOD's loaders know where the dropped labels were, never what they hold.
 """
 
 from __future__ import annotations
@@ -33,25 +33,18 @@ class SequenceLabels:
 
     name: str
     kept: FrameDict  # supervision
-    withheld: FrameDict = field(default_factory=dict)  # GT of dropped frames (quality checks only)
+    label_frames: tuple[int, ...] = ()  # repr idx of the dataset's label frames (ground-truth tables only)
     frame_repr_idx: np.ndarray = field(init=False)  # sorted repr idx of all label frames
     kept_repr_idx: np.ndarray = field(init=False)  # sorted repr idx of kept label frames
 
     def __post_init__(self) -> None:
-        overlap = set(self.kept) & set(self.withheld)
-        if overlap:
-            raise ValueError(f"sequence {self.name}: frames {sorted(overlap)[:5]} are both kept and withheld")
         object.__setattr__(self, "kept_repr_idx", np.array(sorted(self.kept), dtype=np.int64))
         object.__setattr__(self, "frame_repr_idx",
-                           np.array(sorted(set(self.kept) | set(self.withheld)), dtype=np.int64))
+                           np.array(sorted(set(self.kept) | set(self.label_frames)), dtype=np.int64))
 
     def get(self, repr_idx: int) -> np.ndarray | None:
         """Kept boxes at a repr (a copy), or None when that repr has no kept label."""
         boxes = self.kept.get(int(repr_idx))
-        return None if boxes is None else boxes.copy()
-
-    def get_withheld(self, repr_idx: int) -> np.ndarray | None:
-        boxes = self.withheld.get(int(repr_idx))
         return None if boxes is None else boxes.copy()
 
 
@@ -88,12 +81,14 @@ def frames_from_table(df: pd.DataFrame, scale: float) -> dict[str, FrameDict]:
     return out
 
 
-def build_sequence_labels(kept_df: pd.DataFrame, withheld_df: pd.DataFrame | None,
-                          camera: CameraSpec) -> dict[str, SequenceLabels]:
-    """Per-sequence label index of every sequence with at least one kept frame."""
+def build_sequence_labels(kept_df: pd.DataFrame, camera: CameraSpec,
+                          label_frames: dict[str, np.ndarray] | None = None) -> dict[str, SequenceLabels]:
+    """Per-sequence label index of every sequence with at least one kept frame; ``label_frames``: the
+    dataset's label frames per sequence (for a ground-truth table)."""
     kept = frames_from_table(kept_df, camera.label_scale)
-    withheld = frames_from_table(withheld_df, camera.label_scale) if withheld_df is not None else {}
-    return {name: SequenceLabels(name, frames, withheld.get(name, {})) for name, frames in kept.items()}
+    frames_of = label_frames or {}
+    return {name: SequenceLabels(name, frames, tuple(int(i) for i in frames_of.get(name, ())))
+            for name, frames in kept.items()}
 
 
 def count_reprs(paths: SequencePaths) -> int:
@@ -110,13 +105,24 @@ def count_reprs(paths: SequencePaths) -> int:
 
 
 def load_train_sequences(dataset_root: str | Path, split: str, camera: CameraSpec, kept_df: pd.DataFrame,
-                         withheld_df: pd.DataFrame | None = None) -> list[TrainSequence]:
+                         all_label_frames: bool = False) -> list[TrainSequence]:
     """Training sequences = sequences of the label table with >= 1 kept frame, sorted by name.
+    ``all_label_frames``: the table holds ground truth (round 0), so the dataset's label frames
+    (``objframe_idx_2_repr_idx.npy``) are label frames too, kept or not.
 
-    Raises FileNotFoundError when a labelled sequence has no folder or representation file, ValueError
-    when a label points past the sequence's last representation.
+    Raises FileNotFoundError when a labelled sequence has no folder or representation file (or, with
+    ``all_label_frames``, no label index), ValueError when a label points past the sequence's last
+    representation.
     """
-    labels = build_sequence_labels(kept_df, withheld_df, camera)
+    names = sorted(kept_df["sequence"].astype(str).unique()) if len(kept_df) else []
+    frames = {}
+    if all_label_frames:
+        for name in names:
+            path = SequencePaths(Path(dataset_root) / split / name, camera).objframe_idx_2_repr_idx
+            if not path.is_file():
+                raise FileNotFoundError(f"sequence {name}: label index not found: {path}")
+            frames[name] = np.load(path)
+    labels = build_sequence_labels(kept_df, camera, frames)
     out = []
     for name in sorted(labels):
         paths = SequencePaths(Path(dataset_root) / split / name, camera)

@@ -77,19 +77,18 @@ def stream_sample(seq: TrainSequence, files: ReprFiles, unit: StreamUnit, chunk:
     a, b = chunk_bounds(unit.start, unit.stop, L, chunk, params.tflip)
     shift = tflip_offset if params.tflip else 0
     labels = [seq.labels.get(j + shift) for j in range(a, b)]
-    withheld = [seq.labels.get_withheld(j + shift) for j in range(a, b)]
     ev_idx = list(range(a, b))
     ev = read_clip_u8(files.get(seq.paths.repr_h5), a, b)
     if params.tflip:
         ev = time_flip_frames(ev)
-        labels, withheld, ev_idx = labels[::-1], withheld[::-1], ev_idx[::-1]
-    ev, (labels, withheld) = apply_spatial(ev, [labels, withheld], params)
+        labels, ev_idx = labels[::-1], ev_idx[::-1]
+    ev, (labels,) = apply_spatial(ev, [labels], params)
     n, pad = b - a, L - (b - a)
     if pad:
         ev = _pad_steps(ev, L)
-        labels, withheld, ev_idx = labels + [None] * pad, withheld + [None] * pad, ev_idx + [-1] * pad
+        labels, ev_idx = labels + [None] * pad, ev_idx + [-1] * pad
     is_padded = np.arange(L) >= n
-    return ClipSample(sequence=seq.name, ev=ev, labels=labels, withheld=withheld, ev_idx=ev_idx,
+    return ClipSample(sequence=seq.name, ev=ev, labels=labels, ev_idx=ev_idx,
                       is_first=chunk == 0, is_padded=is_padded, reversed=params.tflip)
 
 

@@ -74,7 +74,7 @@ def test_time_flip_reverses_and_flips_channels():
     assert torch.equal(time_flip_frames(out), ev)
 
 
-def test_none_labels_pass_and_withheld_transformed_too():
+def test_none_labels_pass_and_every_label_list_transformed():
     b = _box(3, 5, 7, 4)
     _, (lab, wh) = apply_spatial(_draw(b), [[None, b], [b, None]], AugmentParams(hflip=True))
     assert lab[0] is None and wh[1] is None

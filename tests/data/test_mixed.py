@@ -32,8 +32,8 @@ def test_split_batch_size_rejects_zero_weights():
 @pytest.fixture()
 def make_loader(tiny_dataset, tiny_camera):
     root, full = tiny_dataset
-    kept, withheld = subsample_table(full, "wsod", 0.2, L=6)
-    seqs = load_train_sequences(root, "train", tiny_camera, kept, withheld)
+    kept, _ = subsample_table(full, "wsod", 0.2, L=6)
+    seqs = load_train_sequences(root, "train", tiny_camera, kept, all_label_frames=True)
 
     def make(seed=0, B=4, workers=0, augment=AugmentConfig(), w_random=1.0):
         return MixedLoader(seqs, tiny_camera, 6, B, 1.0, w_random, seed, sparse=True, augment=augment,
@@ -225,19 +225,18 @@ def test_per_worker_streams_round_robin(make_loader):
 
 def test_build_train_loader_from_config(tiny_dataset, tiny_camera, tmp_path, monkeypatch):
     root, full = tiny_dataset
-    kept, withheld = subsample_table(full, "wsod", 0.2, L=6)
-    kp, wp = write_labels(kept, tmp_path / "labels.parquet"), write_labels(withheld, tmp_path / "withheld.parquet")
+    kept, _ = subsample_table(full, "wsod", 0.2, L=6)
+    kp = write_labels(kept, tmp_path / "labels.parquet")
     cfg = load_config(None, ["data.sequence_length=6", "data.batch_size=4", "subsample.ratio=0.2"])
     monkeypatch.setattr(type(cfg), "camera", property(lambda self: tiny_camera))
-    loader = build_train_loader(cfg, kp, root, withheld_path=wp)
+    loader = build_train_loader(cfg, kp, root)
     assert (loader.bs_stream, loader.bs_random) == (2, 2)
     assert [(u.start, u.stop) for u in loader.stream.units] == [(0, 30), (0, 24), (0, 17)]  # WSOD: sparse
-    assert len(loader.random) == 13 + 10 + 6  # items = every GT label frame with 5 reprs of history
-    # withheld.parquet beside labels.parquet is found automatically; without it only kept frames are known
-    auto = build_train_loader(cfg, kp, root)
-    assert len(auto.random) == len(loader.random) and auto.stream.units == loader.stream.units
-    wp.unlink()
-    alone = build_train_loader(cfg, kp, root)
+    # a ground-truth table: items = every GT label frame of the dataset with 5 reprs of history
+    assert len(loader.random) == 13 + 10 + 6
+    # nothing read from the dropped labels: the dataset's label index says where they were
+    assert not (tmp_path / "withheld.parquet").exists()
+    alone = build_train_loader(cfg, kp, root, all_label_frames=False)
     assert len(alone.random) == len(kept.groupby(["sequence", "frame_idx"]))
     batch = next(iter(loader))
     assert batch.ev.shape == (6, 4, 20, 32, 64)

@@ -16,8 +16,8 @@ TFLIP_ONLY = AugmentConfig(hflip=0, zoom_random=0, zoom_stream=0, tflip=1)
 def make_ds(tiny_dataset, tiny_camera):
     root, full = tiny_dataset
 
-    def make(L, kept=None, withheld=None, augment=None):
-        seqs = load_train_sequences(root, "train", tiny_camera, full if kept is None else kept, withheld)
+    def make(L, kept=None, all_label_frames=False, augment=None):
+        seqs = load_train_sequences(root, "train", tiny_camera, full if kept is None else kept, all_label_frames)
         return RandomClipDataset(seqs, tiny_camera, L, augment)
     return make
 
@@ -57,16 +57,15 @@ def test_every_item_ends_at_its_frame(make_ds, label_reprs_of):
 
 def test_wsod_clips_always_have_kept_labels(make_ds, tiny_dataset):
     _, full = tiny_dataset
-    kept, withheld = subsample_table(full, "wsod", 0.2, L=8)
-    ds = make_ds(8, kept, withheld)
+    kept, _ = subsample_table(full, "wsod", 0.2, L=8)
+    ds = make_ds(8, kept, True)
     kept_pairs = set(zip(kept.sequence, kept.frame_idx))
     rng = np.random.default_rng(3)
     for i in range(len(ds)):
         s = ds.sample(i, rng)
         assert any(b is not None for b in s.labels)
-        for r, b, w in zip(s.ev_idx, s.labels, s.withheld):
+        for r, b in zip(s.ev_idx, s.labels):
             assert (b is not None) == ((s.sequence, r) in kept_pairs)
-            assert w is None or (s.sequence, r) not in kept_pairs
         _check_alignment(s)
 
 

@@ -19,17 +19,24 @@ def test_frames_from_table_scales_and_keeps_ignore(tiny_dataset, label_reprs_of)
     assert set(frames["seq_c"]) == set(label_reprs_of(17).tolist())
 
 
-def test_kept_and_withheld(tiny_dataset, tiny_camera, label_reprs_of):
-    _, full = tiny_dataset
-    kept, withheld = subsample_table(full, "wsod", 0.5, L=4)
-    labels = build_sequence_labels(kept, withheld, tiny_camera)
+def test_kept_frames_and_the_datasets_label_frames(tiny_dataset, tiny_camera, label_reprs_of):
+    """A ground-truth table knows every label frame of the dataset (from its label index, not from the
+    dropped labels); its boxes are the kept ones only."""
+    root, full = tiny_dataset
+    kept, _ = subsample_table(full, "wsod", 0.5, L=4)
+    labels = build_sequence_labels(kept, tiny_camera, {"seq_a": label_reprs_of(30)})
     a = labels["seq_a"]
     np.testing.assert_array_equal(a.frame_repr_idx, label_reprs_of(30))
-    assert set(a.kept_repr_idx) | set(a.withheld) == set(label_reprs_of(30))
+    assert set(a.kept_repr_idx) < set(label_reprs_of(30))
     r = int(a.kept_repr_idx[0])
-    assert a.get(r) is not None and a.get_withheld(r) is None and a.get(r + 1) is None
-    with pytest.raises(ValueError, match="both kept and withheld"):
-        SequenceLabels("x", {3: a.get(r)}, {3: a.get(r)})
+    assert a.get(r) is not None and a.get(r + 1) is None
+    dropped = sorted(set(label_reprs_of(30)) - set(a.kept_repr_idx))
+    assert all(a.get(d) is None for d in dropped)
+    # without the dataset's frames only the kept ones are known
+    alone = build_sequence_labels(kept, tiny_camera)["seq_a"]
+    np.testing.assert_array_equal(alone.frame_repr_idx, alone.kept_repr_idx)
+    seqs = load_train_sequences(root, "train", tiny_camera, kept, all_label_frames=True)
+    np.testing.assert_array_equal(seqs[0].labels.frame_repr_idx, label_reprs_of(30))
 
 
 def test_load_train_sequences(tiny_dataset, tiny_camera, tmp_path, seq_lengths):

@@ -63,8 +63,8 @@ def test_stream_sample_padding_and_flags(seqs, tiny_camera):
 
 def test_sparse_units_start_before_first_label(tiny_dataset, tiny_camera):
     root, full = tiny_dataset
-    kept, withheld = subsample_table(full, "wsod", 0.2, L=8)
-    seqs = load_train_sequences(root, "train", tiny_camera, kept, withheld)
+    kept, _ = subsample_table(full, "wsod", 0.2, L=8)
+    seqs = load_train_sequences(root, "train", tiny_camera, kept, all_label_frames=True)
     loader = StreamingTrainLoader(seqs, tiny_camera, 8, 2, seed=0, sparse=True)
     # first GT label frame at repr 3 -> whole sequence from max(3 - 8 + 1, 0) = 0
     assert [(u.start, u.stop) for u in loader.units] == [(0, 30), (0, 24), (0, 17)]
