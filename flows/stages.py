@@ -79,9 +79,8 @@ STAGES: list[StageSpec] = [
               outs=[f"{_A}/round_0/labels"]),
     StageSpec(
         "pretrain", "train", "leod train --round 0",
-        # the training loader also reads the withheld GT beside round 0's labels (its boxes ride along
-        # through augmentation and are dropped at collation): a declared input until it stops
-        [f"{_A}/round_0/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet", "${paths.dataset}/train"],
+        # where the dropped labels were comes from the dataset's label index, never from withheld.parquet
+        [f"{_A}/round_0/labels/labels.parquet", "${paths.dataset}/train"],
         ["dataset.camera", "model", "data", "full_labels", "loss.target_mode", "loss.reg_weight", "train.steps",
          "train.lr", "train.pct_start", "train.div_factor", "train.final_div_factor", "train.clip_value",
          "train.val_every", "train.val_conf_threshold", "train.devices", "train.seed",
