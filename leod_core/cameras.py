@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from leod_core.representation import REPR_STEP_US
+
 __all__ = [
     "CameraSpec", "CameraError", "CAMERAS", "CAMERA_FIELDS", "GEN4_ALL_CLASS_NAMES", "FROM_DATA",
     "get_camera", "resolve_camera", "camera_from_mapping", "load_camera_file", "is_camera_file",
@@ -187,7 +189,7 @@ CAMERA_FIELDS: dict[str, tuple[Any, str, Any]] = {
     "partition_split_32": (lambda v: _int(v) and 1 <= v <= 8, "an integer in [1, 8] (input padded to 32 x it)", 1),
     # -1: after reading window i backwards the stream's time is the end of window i-1 (REFERENCE, TTA)
     "tflip_offset": (lambda v: _int(v) and -10 <= v <= 0, "an integer in [-10, 0]", -1),
-    "label_period_us": (lambda v: v is None or v == FROM_DATA or (_int(v) and v > 0 and v % 50_000 == 0),
+    "label_period_us": (lambda v: v is None or v == FROM_DATA or (_int(v) and v > 0 and v % REPR_STEP_US == 0),
                         f"{FROM_DATA} or a multiple of the 50 ms window in microseconds", FROM_DATA),
     "sequence_length": (lambda v: _int(v) and v >= 1, "an integer >= 1 (LEOD's L)", 10),
     "all_class_names": (lambda v: _names(v), "a list of distinct class names (the label files' full list)", ()),

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leod_core.cameras import CameraSpec
+from leod_core.representation import REPR_DIR_NAME
 
 __all__ = ["REPR_DIR_NAME", "SPLITS", "SequencePaths", "list_sequences", "labels_full_path"]
 
-REPR_DIR_NAME = "stacked_histogram_dt=50_nbins=10"
 SPLITS = ("train", "val", "test")
 LABELS_FULL_NAME = "labels_full.parquet"
 

@@ -14,7 +14,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from leod_core.cameras import CameraSpec
+from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import LeodConfig
 from leod_core.layout import SequencePaths
 from leod_core.pseudo.pipeline import PseudoLabelJob
@@ -59,6 +59,6 @@ def write_round_labels(df: pd.DataFrame, kept: pd.DataFrame, seqs: list[Sequence
     write_labels(df, Path(out_dir) / "labels.parquet")
     export_leod_layout(df, dataset, Path(out_dir) / "leod_export", cfg.camera)
     counts = {str(k): int(v) for k, v in df.groupby("source").size().items()} if len(df) else {}
-    counts["ignore"] = int((df["class_id"] == 1024).sum()) if len(df) else 0
+    counts["ignore"] = int((df["class_id"] == IGNORE_CLASS_ID).sum()) if len(df) else 0
     counts["total"] = len(df)
     return counts

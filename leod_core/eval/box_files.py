@@ -12,12 +12,13 @@ import numpy as np
 
 from leod_core.atomic import atomic_path
 from leod_core.labels.boxes import validate_prophesee_boxes
+from leod_core.labels.label_files import NPY_SUFFIX
 
 __all__ = ["BBOX_SUFFIX", "read_box_folder", "write_json"]
 
 log = logging.getLogger(__name__)
 
-BBOX_SUFFIX = "_bbox.npy"
+BBOX_SUFFIX = NPY_SUFFIX  # a detection file is named like a label file
 
 
 def read_box_folder(folder: str | Path, what: str = "boxes") -> dict[str, np.ndarray]:

@@ -15,13 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 from leod_core.cameras import CameraSpec
+from leod_core.representation import REPR_STEP_US
 
 __all__ = [
     "REPR_STEP_US", "ALIGN_T_US", "JITTER_US", "apply_label_filters", "base_label_period_us",
     "label_frames_and_repr_grid", "LabelGrid",
 ]
 
-REPR_STEP_US = 50_000  # one representation every 50 ms, each covering the 50 ms before its end time
 ALIGN_T_US = 100_000  # the first label frame is the first label at or after 100 ms
 JITTER_US = 2_000  # accepted deviation of a label time from a multiple of the base period
 

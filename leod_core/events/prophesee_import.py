@@ -28,6 +28,7 @@ from leod_core.events.windows import StreamStats, iter_window_histograms
 from leod_core.labels.label_files import LABEL_SUFFIXES, read_label_file
 from leod_core.labels.rvt_labels import build_labels_full, write_labels_npz
 from leod_core.layout import SPLITS, SequencePaths, list_sequences
+from leod_core.representation import COUNT_CUTOFF, NBINS
 
 __all__ = [
     "RawSequence", "ImportedSequence", "find_raw_sequences", "import_sequence", "is_rvt_preprocessed",
@@ -37,7 +38,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHUNK_EVENTS = 1 << 20  # events read per chunk (~30 MB of working memory)
-NBINS, COUNT_CUTOFF = 10, 10
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from leod_core.representation import REPR_STEP_US
+
 __all__ = [
     "WINDOW_US", "SequenceRealism", "window_event_counts", "WindowCounter", "rate_per_pixel_second",
     "count_image", "box_pixel_ranges", "box_event_counts", "frame_sizes", "track_lengths", "class_name",
     "summarize", "percentiles", "realism_report",
 ]
 
-WINDOW_US = 50_000  # the representation step: one 50 ms window per model step
+WINDOW_US = REPR_STEP_US  # the representation step: one 50 ms window per model step
 
 
 def window_event_counts(t: np.ndarray, starts: np.ndarray, stops: np.ndarray, closed: bool = False) -> np.ndarray:

@@ -27,6 +27,7 @@ from leod_core.events.readers import RECORDING_SUFFIXES, iter_recording_chunks, 
 from leod_core.labels.label_files import LABEL_SUFFIXES, read_label_file
 from leod_core.labels.rvt_labels import read_sequence_labels
 from leod_core.layout import SPLITS, SequencePaths
+from leod_core.representation import COUNT_CUTOFF
 from leod_core.stats.realism import (WINDOW_US, SequenceRealism, WindowCounter, box_event_counts, count_image,
                                      frame_sizes)
 
@@ -35,8 +36,8 @@ __all__ = ["HISTOGRAM_COUNT_CUTOFF", "Recording", "find_recordings", "measure_re
 
 log = logging.getLogger(__name__)
 
-#: the import's per-cell cutoff (prophesee_import.COUNT_CUTOFF; RVT's too): a cell at it may have lost events
-HISTOGRAM_COUNT_CUTOFF = 10
+#: the import's per-cell cutoff (RVT's too): a cell at it may have lost events
+HISTOGRAM_COUNT_CUTOFF = COUNT_CUTOFF
 CHUNK_EVENTS = 1 << 20
 _BLOCK_BYTES = 64 << 20  # representation frames read at once
 

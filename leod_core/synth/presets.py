@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from leod_core.representation import REPR_STEP_US
 from leod_core.synth.motion import StreetParams
 
 __all__ = ["SynthPreset", "SYNTH_PRESETS", "get_synth_preset", "REPR_WINDOW_US", "MOTIONS", "BOX_EXTENTS"]
 
-REPR_WINDOW_US = 50_000  # the 50 ms representation window: label times must fall on its grid
+REPR_WINDOW_US = REPR_STEP_US  # the 50 ms representation window: label times must fall on its grid
 MOTIONS = ("planar", "street")  # planar: translating view (default, micro, small); street: forward ego-motion
 BOX_EXTENTS = ("visible", "full")  # label box of a partly occluded object: visible pixels / whole object
 

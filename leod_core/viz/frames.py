@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from leod_core.atomic import atomic_path
+from leod_core.cameras import IGNORE_CLASS_ID
 
 __all__ = ["render_events", "draw_boxes", "save_frame"]
 
@@ -66,7 +67,7 @@ def draw_boxes(img: Image.Image, boxes: np.ndarray, color: tuple[int, int, int],
         x, y, w, h = b[:4] * scale
         draw.rectangle([x, y, x + w, y + h], outline=color, width=max(1, int(round(scale))))
         cls = int(b[4])
-        label = class_names[cls] if 0 <= cls < len(class_names) else ("ign" if cls == 1024 else str(cls))
+        label = class_names[cls] if 0 <= cls < len(class_names) else ("ign" if cls == IGNORE_CLASS_ID else str(cls))
         if show_score:
             label = f"{label} {b[5]:.2f}"
         if track_ids is not None and track_ids[i] >= 0:
