@@ -20,7 +20,7 @@ def plot_paired_differences(runs: pd.DataFrame, path: str | Path, title: str = "
     from leod_core.study import paired_ci
 
     ratios = sorted(runs["ratio"].unique()) if len(runs) else []
-    fig, axes = _figure(4.5 * max(len(ratios), 1), 3.6, ncols=max(len(ratios), 1))
+    fig, axes = _figure(5.5 * max(len(ratios), 1), 3.8, ncols=max(len(ratios), 1))
     axes = np.atleast_1d(axes)
     for ax, ratio in zip(axes, ratios or [None]):
         rounds = sorted(runs.loc[runs["ratio"] == ratio, "round"].unique()) if ratio is not None else []
@@ -49,5 +49,5 @@ def plot_paired_differences(runs: pd.DataFrame, path: str | Path, title: str = "
             ax.legend(fontsize=8)
         if not drawn:
             ax.text(0.5, 0.5, "no finished seed yet", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
