@@ -56,6 +56,18 @@ def _processes_in(repo: Path) -> dict[int, str]:
     return out
 
 
+#: the shells DVC runs a stage's command through (``$SHELL -c cmd``, ``/bin/sh`` when SHELL is unset, as
+#: under CI): dash forks the command, so the shell's command line matches too and must not be the one killed
+_SHELLS = {"sh", "dash", "bash", "zsh", "fish"}
+
+
+def _is_stage_process(cmd: str, pattern: str) -> bool:
+    """``cmd`` runs the stage command ``pattern`` itself: not DVC, not the shell around it (killing the
+    shell would leave the command running on, orphaned, to publish its outputs)."""
+    argv0 = Path(cmd.split()[0]).name if cmd.split() else ""
+    return pattern in cmd and argv0 not in _SHELLS and "dvc" not in argv0
+
+
 def _kill_first(repo: Path, targets: list[tuple[str, str | None, float]], rng: random.Random,
                 stop: threading.Event, killed: list[str], ready_steps: dict[str, int | None]) -> None:
     """SIGKILL the first process of ``repo`` that runs one of ``targets`` (a command line, a file that
@@ -67,7 +79,7 @@ def _kill_first(repo: Path, targets: list[tuple[str, str | None, float]], rng: r
     while not stop.is_set():
         for pid, cmd in _processes_in(repo).items():
             for pattern, ready, max_delay in targets:
-                if pattern in cmd and "dvc" not in cmd.split()[0] and (ready is None or (repo / ready).exists()):
+                if _is_stage_process(cmd, pattern) and (ready is None or (repo / ready).exists()):
                     time.sleep(rng.uniform(0.0, max_delay))
                     try:
                         os.kill(pid, signal.SIGSTOP)
@@ -139,6 +151,7 @@ def test_kill9_in_every_stage_kind_then_repro_equals_uninterrupted(tmp_path: Pat
     repo = make_repo_copy(REPO, tmp_path / "repo").resolve()
     apply_overrides(repo, MICRO_OVERRIDES)
     env = stage_env(repo)
+    env["SHELL"] = "/bin/sh"  # as on CI (SHELL unset): dash forks the stage's command
     env["MLFLOW_TRACKING_URI"] = uri = f"sqlite:///{repo / 'mlflow.db'}"
     rng = random.Random(1234)
     ckpt_step: int | None = None  # the step of the killed training's checkpoint
