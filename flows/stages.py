@@ -99,7 +99,8 @@ STAGES: list[StageSpec] = [
                 "measure the labels, retrain"),
     StageSpec(
         "pseudo_quality", "pseudo_quality", "leod pseudo-quality --round ${key}",
-        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet"], ["dataset.camera"],
+        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet", _HUMAN],
+        ["dataset.camera"],
         metrics=[(f"{_A}/round_${{key}}/quality/quality.json", _NO_CACHE)],
         plots=[f"{_A}/round_${{key}}/quality/quality.png"], foreach="${self_train}"),
     StageSpec(

@@ -80,6 +80,19 @@ class PlumbingRun:
     stdout: str
     stderr: str
 
+    def copy_to(self, dst: Path) -> tuple[Path, dict[str, str]]:
+        """A copy of the finished repository (outputs, DVC cache and lock) at ``dst`` for a test to change,
+        with its stage environment (its own MLflow store and Prefect home; no Prefect server yet)."""
+        import shutil
+
+        from flows.smoke import stage_env
+
+        shutil.copytree(self.repo, dst, symlinks=True)
+        env = stage_env(dst)
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{dst / 'mlflow.db'}"
+        env.pop("PREFECT_API_URL", None)
+        return dst, env
+
 
 @pytest.fixture(scope="session")
 def plumbing_run(tmp_path_factory: pytest.TempPathFactory) -> PlumbingRun:

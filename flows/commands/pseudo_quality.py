@@ -1,7 +1,7 @@
 """``leod pseudo-quality --round K``: precision/recall/AP of round K's pseudo labels vs the withheld GT.
 
-Reads <artifacts>/round_K/labels/labels.parquet and <artifacts>/round_0/labels/withheld.parquet;
-writes <artifacts>/round_K/quality/quality.json and quality.png.
+Reads <artifacts>/round_K/labels/labels.parquet and <artifacts>/round_0/labels/withheld.parquet (leaving
+out the frames a person reviewed, paths.human_labels); writes <artifacts>/round_K/quality/quality.json and quality.png.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, *(f"{d[c]:.3f}" if isinstance(d[c], float) else str(d[c]) for c in cols))
     Console().print(table)
     c = q["counts"]
+    human = f" + {c['human']} human on {c['reviewed_frames']} reviewed frames" if c["reviewed_frames"] else ""
     print(f"pseudo-quality round {k}: {c['pseudo']} pseudo, {c['ignore']} ignore, {c['inpainted']} inpainted, "
-          f"{c['gt']} GT boxes -> {q['out']}")
+          f"{c['gt']} GT{human} boxes -> {q['out']}")
     return 0

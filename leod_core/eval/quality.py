@@ -8,13 +8,15 @@ Only frames whose GT was withheld (present in the withheld table) are scored. Pe
   the same fractions per frame, averaged over frames holding GT of that class.
 - ``AP``, ``AP_50``...: COCO AP of the pseudo boxes (score = class_confidence) against the withheld GT,
   one image per frame, in representation pixels, without the Prophesee time/size filters.
-Plus counts of pseudo, ignore (class 1024) and inpainted boxes.
+Plus counts of pseudo, ignore (class 1024), inpainted and human boxes. Withheld frames a person reviewed
+(``leod import-labels``) are not scored: their labels are the person's, not the model's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -56,24 +58,32 @@ def _prophesee(rows: pd.DataFrame, scale: float) -> np.ndarray:
     return out  # t = 0 for all: one COCO image per key
 
 
-def pseudo_label_quality(pseudo_df: pd.DataFrame, withheld_df: pd.DataFrame, camera: CameraSpec) -> dict:
+def pseudo_label_quality(pseudo_df: pd.DataFrame, withheld_df: pd.DataFrame, camera: CameraSpec,
+                         reviewed: Iterable[tuple[str, int]] = ()) -> dict:
     """Precision, recall and AP of ``pseudo_df`` on the frames of ``withheld_df`` (LABEL_SCHEMA tables,
-    full-res pixels). Returns ``{"per_class": {name: {...}}, "overall": {...}, "counts": {...}}``; a ratio
-    with an empty denominator is NaN."""
+    full-res pixels), leaving out the ``reviewed`` (sequence, frame_idx) keys: frames a person labelled hold
+    no pseudo box. Returns ``{"per_class": {name: {...}}, "overall": {...}, "counts": {...}}``; a ratio with
+    an empty denominator is NaN."""
     counts = {
         "pseudo": int(((pseudo_df["source"] == "pseudo") & (pseudo_df["class_id"] != IGNORE_CLASS_ID)).sum()),
         "ignore": int((pseudo_df["class_id"] == IGNORE_CLASS_ID).sum()),
         "inpainted": int((pseudo_df["source"] == "inpainted").sum()),
         "gt": int((pseudo_df["source"] == "gt").sum()),
+        "human": int((pseudo_df["source"] == "human").sum()),
     }
+    reviewed = {(str(s), int(f)) for s, f in reviewed}
     gt = withheld_df[withheld_df["class_id"] != IGNORE_CLASS_ID].sort_values(_KEY, kind="stable")
+    if reviewed:
+        keys = zip(gt["sequence"].astype(str), gt["frame_idx"].astype(int))
+        gt = gt[[k not in reviewed for k in keys]]
     gt = gt.reset_index(drop=True)
     gt_frames = _frame_slices(gt)
     ps = pseudo_df[(pseudo_df["source"] == "pseudo") & (pseudo_df["class_id"] != IGNORE_CLASS_ID)]
     ps = ps.set_index(_KEY).loc[lambda d: d.index.isin(list(gt_frames))].reset_index()
     ps = ps.sort_values(_KEY, kind="stable").reset_index(drop=True)
     ps_frames = _frame_slices(ps)
-    counts.update(withheld_frames=len(gt_frames), withheld_gt=len(gt), pseudo_on_withheld=len(ps))
+    counts.update(withheld_frames=len(gt_frames), withheld_gt=len(gt), pseudo_on_withheld=len(ps),
+                  reviewed_frames=len(reviewed))
 
     matches = _match_frames(gt, ps, gt_frames, ps_frames, camera.num_classes)
     # COCO AP, one image per withheld frame, repr pixels, no Prophesee filters

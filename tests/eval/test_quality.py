@@ -37,8 +37,8 @@ def test_only_withheld_frames_and_non_ignore_pseudo_count():
                    ("a", 1, 10, 10, 30, 30, 0, 1.0, "gt")])
     q = pseudo_label_quality(pd.concat([as_pseudo(WITHHELD), other]), WITHHELD, GEN1)
     assert q["per_class"]["car"]["precision@0.5"] == 1.0
-    assert q["counts"] == dict(pseudo=5, ignore=2, inpainted=1, gt=1, withheld_frames=3, withheld_gt=4,
-                               pseudo_on_withheld=4)
+    assert q["counts"] == dict(pseudo=5, ignore=2, inpainted=1, gt=1, human=0, withheld_frames=3, withheld_gt=4,
+                               pseudo_on_withheld=4, reviewed_frames=0)
 
 
 def test_frame_average_differs_from_pooled():
@@ -58,3 +58,17 @@ def test_no_pseudo_labels_and_gen4_names():
     g4 = pseudo_label_quality(as_pseudo(WITHHELD), WITHHELD, get_camera("gen4"))
     assert set(g4["per_class"]) == {"ped", "cyc", "car"}
     assert g4["per_class"]["ped"]["recall@0.5"] == 1.0  # class 0 is 'ped' on gen4
+
+
+def test_frames_a_person_reviewed_are_not_scored():
+    """The person's boxes replace the pseudo boxes of the frames they reviewed: those frames would count as
+    misses (or, left empty, vanish unseen); they leave the scoring and the human boxes are counted apart."""
+    pseudo = as_pseudo(WITHHELD)
+    kept = pseudo[~((pseudo.sequence == "b") & (pseudo.frame_idx == 2))]  # b@2 reviewed: no pseudo box there
+    human = labels_table([("b", 2, 50, 50, 40, 40, 0, 1, "human")])
+    table = pd.concat([kept, human])
+    unaware = pseudo_label_quality(table, WITHHELD, GEN1)
+    assert unaware["overall"]["recall@0.5"] == pytest.approx(3 / 4)  # b@2's GT looks missed
+    q = pseudo_label_quality(table, WITHHELD, GEN1, reviewed=[("b", 2), ("c", 9)])
+    assert q["overall"]["recall@0.5"] == 1.0 and q["overall"]["precision@0.5"] == 1.0
+    assert (q["counts"]["human"], q["counts"]["reviewed_frames"], q["counts"]["withheld_frames"]) == (1, 2, 2)

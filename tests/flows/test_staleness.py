@@ -10,7 +10,6 @@ not on how long the detectors trained, and every probe costs only ``dvc status``
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flows.server import prefect_server
-from flows.smoke import apply_overrides, repro, stage_env
+from flows.smoke import apply_overrides, repro
 from flows.stages import STAGES, code_deps
 from leod_core.config import load_config
 
@@ -64,11 +63,7 @@ def _stale_after_edit(repo: Path, env: dict[str, str], rel: str) -> set[str]:
 
 def test_an_edit_or_a_parameter_marks_exactly_the_stages_that_read_it(plumbing_run, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(plumbing_run.repo, repo, symlinks=True)
-    env = stage_env(repo)
-    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{repo / 'mlflow.db'}"
-    env.pop("PREFECT_API_URL", None)
+    repo, env = plumbing_run.copy_to(tmp_path / "repo")
     assert _status(repo, env) == set()
 
     pseudo = _dvc_names("pseudo_label")

@@ -74,20 +74,20 @@ def _deps(stage):
 
 
 def test_pseudo_label_stages_depend_on_the_human_table(tmp_path):
-    """dvc.yaml's pseudo_label stages (rounds >= 1) list the table, no other stage does; its content changes
-    the fingerprints of pseudo_label@1 and everything downstream, never round 0's."""
+    """dvc.yaml's pseudo_label and pseudo_quality stages (rounds >= 1) list the table, no other stage does;
+    its content changes the fingerprints of pseudo_label@1 and everything downstream, never round 0's."""
     from flows.stages import stage_fingerprints, stage_instances
     from leod_core.config import ConfigError, config_to_dict, load_config
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert "${paths.human_labels}" in _deps(stages["pseudo_label"])
-    assert [n for n, s in stages.items() if "${paths.human_labels}" in _deps(s)] == ["pseudo_label"]
+    assert [n for n, s in stages.items() if "${paths.human_labels}" in _deps(s)] == ["pseudo_label", "pseudo_quality"]
     assert yaml.safe_load((ROOT / "params.yaml").read_text())["paths"]["human_labels"] == "labels/human.parquet"
 
     table = tmp_path / "human.parquet"
     cfg = load_config(None, ["rounds=2", f"paths.human_labels={table}"])
     readers = {i.name for i in stage_instances(2, config_to_dict(cfg)["paths"]) if str(table) in i.deps}
-    assert readers == {"pseudo_label@1", "pseudo_label@2"}
+    assert readers == {"pseudo_label@1", "pseudo_label@2", "pseudo_quality@1", "pseudo_quality@2"}
     write_human(empty_human(), table)
     before = stage_fingerprints(cfg)
     write_human(human([box("a", 3)], [("a", 3)]), table)
