@@ -179,6 +179,7 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class PseudoConfig:
+    method: str = "leod"  # leod: the model's detections, TTA and tracker | tracker_only: the GT carried by the tracker
     conf_threshold: float = 0.01  # raw predictions and merged views (LEOD 0.01)
     nms_iou: float = 0.45  # class-wise NMS IoU, per view and after merging
     obj_thresh: tuple[float, ...] = (0.6, 0.3)  # per class; gen4 2-lists expand to [ped, ped, car]
@@ -223,6 +224,10 @@ class DvcConfig:
     remote_url: str = "../leod-dvc-remote"  # the DVC remote (flows/dvc_remote.py); LEOD_DVC_REMOTE overrides it
 
 
+#: how a self-training round's labels are made (``pseudo.method``): LEOD's pseudo-labels, or the baseline
+#: without a model (leod_core/pseudo/propagate.py)
+PSEUDO_METHODS = ("leod", "tracker_only")
+
 #: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
 #: None of them changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which
 #: is why an ablation run shares round 0 with the plain run of the same setting, ratio and seed.
@@ -231,6 +236,7 @@ STUDY_ABLATIONS: dict[str, tuple[str, ...]] = {
     "no_tracking": ("pseudo.tracker.enable=false",),
     "no_inpaint": ("pseudo.tracker.inpaint=false",),
     "soft": ("loss.target_mode=soft",),
+    "tracker_only": ("pseudo.method=tracker_only",),  # the baseline: no model, the sparse GT carried by the tracker
 }
 
 
@@ -247,7 +253,7 @@ class StudyConfig:
     wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)  # WSOD label ratios of the main runs
     ssod_ratios: tuple[float, ...] = (0.05, 0.1)  # SSOD ratios (fraction of sequences) of the main runs
     full_labels: bool = True  # one fully supervised run per seed (the "full labels" column)
-    ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft")  # see STUDY_ABLATIONS
+    ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft", "tracker_only")  # STUDY_ABLATIONS
     ablation_ratio: float = 0.0  # WSOD ratio of the ablations; 0 = subsample.ratio
     ablation_rounds: int = 1  # self-training rounds of each ablation run
     overrides: tuple[str, ...] = ("train.ckpt_every=50",)  # extra key=value for every study run (resume points)
@@ -362,6 +368,7 @@ _CHECKS: list[tuple[str, Any, str]] = [
     ("eval.nms_iou", _prob, "an IoU in [0, 1]"),
     ("eval.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("eval.memory_reset_every", lambda v: v >= 0, "an integer >= 0 (0 = never reset)"),
+    ("pseudo.method", lambda v: v in PSEUDO_METHODS, f"one of {', '.join(PSEUDO_METHODS)}"),
     ("pseudo.conf_threshold", _prob, "a threshold in [0, 1]"),
     ("pseudo.nms_iou", _prob, "an IoU in [0, 1]"),
     ("pseudo.obj_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),

@@ -249,7 +249,8 @@ def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.D
 
 #: row names of ablations.csv, worded as in LEOD's ablation table
 ABLATION_LABELS = {"no_tta": "without TTA", "no_tracking": "without tracking filter",
-                   "no_inpaint": "without inpainting", "soft": "soft targets"}
+                   "no_inpaint": "without inpainting", "soft": "soft targets",
+                   "tracker_only": "tracker only (baseline, no model)"}
 
 
 def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:

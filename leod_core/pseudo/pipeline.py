@@ -38,11 +38,12 @@ from leod_core.labels.table import LABEL_SCHEMA, empty_labels, validate_labels
 from leod_core.layout import SequencePaths, list_sequences
 from leod_core.pseudo.filter import pred2label_frames
 from leod_core.pseudo.merge import merge_views
+from leod_core.pseudo.propagate import propagate_gt
 from leod_core.pseudo.track_filter import TrackFilterResult, track_filter
 from leod_core.pseudo.tta import predict_views, views_from_config
 
 __all__ = ["PseudoLabelJob", "sequence_jobs", "first_gt_repr", "SequencePass", "pseudo_label_pass", "pass_rows",
-           "pseudo_label_sequence", "concat_sequence_tables", "check_round_table", "num_reprs_of"]
+           "pseudo_label_sequence", "propagated_rows", "concat_sequence_tables", "check_round_table", "num_reprs_of"]
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,30 @@ def pseudo_label_sequence(model: Any, seq: SequencePaths, kept_gt: pd.DataFrame,
     ``kept_gt``: this sequence's kept GT rows (LABEL_SCHEMA, full-sensor pixels; may be empty);
     ``empty_gt_frames``: its GT frames without boxes (no rows written there).
     """
+    if cfg.pseudo.method == "tracker_only":
+        return propagated_rows(seq, kept_gt, cfg, camera, empty_gt_frames)
     p = pseudo_label_pass(model, seq, kept_gt, cfg, camera, empty_gt_frames)
     return empty_labels() if p is None else pass_rows(seq.name, p)
+
+
+def propagated_rows(seq: SequencePaths, kept_gt: pd.DataFrame, cfg: LeodConfig, camera: CameraSpec,
+                    empty_gt_frames: Iterable[int] = ()) -> pd.DataFrame:
+    """The tracker-only baseline's rows of one sequence (``pseudo.method: tracker_only``, no model): kept
+    GT verbatim plus the GT carried to the frames around it by the tracker (:mod:`.propagate`)."""
+    ts = num_reprs_of(seq)
+    gt: dict[int, np.ndarray] = {int(f): rows[_BOX_COLS].to_numpy(np.float32)
+                                 for f, rows in kept_gt.groupby("frame_idx", sort=True)} if len(kept_gt) else {}
+    for f in empty_gt_frames:
+        gt.setdefault(int(f), np.zeros((0, len(_BOX_COLS)), np.float32))
+    if any(f < 0 or f >= len(ts) for f in gt):
+        raise ValueError(f"{seq.name}: kept GT frame index outside [0, {len(ts)})")
+    carried = propagate_gt(gt, len(ts), camera.sensor_hw, cfg.pseudo.tracker, cfg.pseudo.nms_iou)
+    parts = [kept_gt] if len(kept_gt) else []
+    parts += [_rows(seq.name, f, int(ts[f]), b, np.full(len(b), -1, np.int32), "pseudo") for f, b in carried.items()]
+    if not parts:
+        return empty_labels()
+    out = pd.concat(parts, ignore_index=True).sort_values(["frame_idx"], kind="stable").reset_index(drop=True)
+    return validate_labels(out, where=f"tracker-only labels of {seq.name}")
 
 
 def check_round_table(new_df: pd.DataFrame, kept_df: pd.DataFrame, num_reprs: Mapping[str, int],

@@ -207,6 +207,12 @@ class LinearTracker:
         self._last_match = np.concatenate([self._last_match, np.full(k, step)])
         return ids
 
+    def live_boxes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The live tracks after the last :meth:`update`: (K, 5) clamped ``[cx, cy, w, h, class]`` boxes
+        (a track missed in that frame: its predicted box), (K,) confidences, (K,) track ids."""
+        boxes, _ = clamp_cxcywh(self._box, self.image_hw)
+        return np.column_stack([boxes, self._cls]), self._conf.copy(), self._id.copy()
+
     def finish(self) -> TrackRun:
         """End the sequence: live tracks finish with ``done=False``."""
         if not self.keep_history:

@@ -31,7 +31,7 @@ def test_plan_ids_overrides_and_tables():
     cfg = load_config(None)
     plan = plan_study(cfg)
     ids = [r.run_id for r in plan]
-    assert len(plan) == 3 * (6 + 1 + 4) and len(set(ids)) == len(ids)
+    assert len(plan) == 3 * (6 + 1 + 5) and len(set(ids)) == len(ids)
     abl = next(r for r in plan if r.ablation == "no_tta" and r.seed == 1)
     assert abl.base == "wsod-0.05-s1" and abl.base in ids and abl.rounds == 1
     assert "pseudo.tta.hflip=false" in abl.overrides and "subsample.split_offset=1" in abl.overrides
