@@ -10,7 +10,7 @@ from prefect import flow
 from flows.runtime import map_as_tasks
 from leod_core.config import load_config
 from leod_core.round_layout import check_round
-from tasks.suggest_frames import sequence_signals_of, write_suggestions
+from tasks.suggest_frames import draw_suggestions, sequence_signals_of, write_suggestions
 
 __all__ = ["suggest_frames_flow"]
 
@@ -21,7 +21,8 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
                         device: str | None = None, low: float | None = None, min_gap_s: float = 1.0,
                         weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict:
     """Rank the unlabelled label frames of the train split with round K-1's model (what ``leod pseudo-label
-    --round K`` runs) and write the ``budget`` best to ``out``. Returns counts and ``out``."""
+    --round K`` runs) and write the ``budget`` best to ``out``, and the first 12 of them as a PNG beside it
+    (``suggestions.png``). Returns counts, ``out`` and ``sheet``."""
     import torch
 
     from leod_core.labelling.paths import SUGGESTIONS_FILE, labelling_dir
@@ -42,7 +43,8 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
     # the round's ground truth, as leod pseudo-label --round K sees it: frames a person reviewed are not
     # suggested again
     kept, empty_gt = with_human_gt(read_labels(cfg.layout.kept_labels), read_human(cfg.paths.human_labels))
-    jobs = sequence_jobs(Path(dataset or cfg.paths.dataset), kept, cfg.camera, "train", empty_gt)
+    dataset_p = Path(dataset or cfg.paths.dataset)
+    jobs = sequence_jobs(dataset_p, kept, cfg.camera, "train", empty_gt)
     parts = map_as_tasks(sequence_signals_of, jobs, name="frame-signals", ckpt=str(ckpt_p), cfg=cfg, device=device,
                          low=cfg.pseudo.conf_threshold if low is None else low)
     parts = [p for p in parts if len(p)]
@@ -51,5 +53,6 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
         raise ValueError("no unlabelled label frame in the train split: every label frame is in round 0's table")
     picks = suggest_frames(signals, budget, w, round(min_gap_s * 1e6))
     write_suggestions(picks, out_p)
-    return {"out": str(out_p), "frames": len(picks), "candidates": len(signals), "sequences": len(jobs),
+    sheet = draw_suggestions(picks, dataset_p, cfg, cfg.layout.round(k).labels, out_p.with_suffix(".png"))
+    return {"out": str(out_p), "sheet": str(sheet), "frames": len(picks), "candidates": len(signals), "sequences": len(jobs),
             "relaxed": int((picks["min_gap_us"] < round(min_gap_s * 1e6)).sum())}

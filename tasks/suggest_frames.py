@@ -13,7 +13,7 @@ from leod_core.config import LeodConfig
 from leod_core.pseudo.pipeline import PseudoLabelJob
 from tasks.policies import retry_on_io_error
 
-__all__ = ["sequence_signals_of", "write_suggestions"]
+__all__ = ["sequence_signals_of", "write_suggestions", "draw_suggestions"]
 
 
 def sequence_signals_of(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str, low: float) -> pd.DataFrame:
@@ -44,3 +44,14 @@ def write_suggestions(df: pd.DataFrame, out: Path) -> Path:
     from leod_core.labelling.frame_list import write_frame_list
 
     return write_frame_list(df, out)
+
+
+@task(name="draw-suggestions", cache_policy=NO_CACHE)
+def draw_suggestions(picks: pd.DataFrame, dataset_root: Path, cfg: LeodConfig, round_labels: Path, out: Path) -> Path:
+    """The picked frames as one PNG (:func:`leod_core.viz.suggestions.suggestions_sheet`), with round K's
+    boxes on them where ``leod pseudo-label --round K`` has run (the boxes a person will correct)."""
+    from leod_core.labels.table import read_labels
+    from leod_core.viz.suggestions import suggestions_sheet
+
+    boxes = read_labels(round_labels) if Path(round_labels).is_file() else None
+    return suggestions_sheet(picks, dataset_root, cfg.camera, out, boxes)

@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
                  low=args.low, min_gap_s=args.min_gap_s, weights=tuple(args.weights))
     relaxed = f", {r['relaxed']} closer than {args.min_gap_s:g} s" if r["relaxed"] else ""
     print(f"suggest-frames round {k}: {r['frames']} of {r['candidates']} unlabelled frames in "
-          f"{r['sequences']} sequences{relaxed} -> {r['out']}")
+          f"{r['sequences']} sequences{relaxed} -> {r['out']} (first {min(12, r['frames'])}: {r['sheet']})")
     return 0

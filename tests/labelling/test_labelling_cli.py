@@ -96,6 +96,27 @@ def test_suggest_frames_ranks_the_half_seen_frames_first(world, suggested, capsy
     assert "suggest-frames round 1: 6 of 75 unlabelled frames in 2 sequences" in capsys.readouterr().out
 
 
+def test_suggestions_sheet_shows_the_picks_with_the_rounds_boxes(world, suggested, exported, tmp_path):
+    """suggestions.png beside the frame list: a tile per pick (6: 4 columns, 2 rows), the events of the
+    frame, and once round 1 is pseudo-labelled its boxes in red."""
+    from PIL import Image
+
+    from leod_core.viz.frames import PRED_COLOR
+    from leod_core.viz.suggestions import suggestions_sheet
+
+    scale = -(-180 // CAM.repr_hw[0])
+    w, h = CAM.repr_hw[1] * scale, CAM.repr_hw[0] * scale + 2 * 12 + 4
+    sheet = np.asarray(Image.open(suggested.with_suffix(".png")).convert("RGB"))
+    assert sheet.shape == (2 * (h + 4) - 4, 4 * (w + 4) - 4, 3)
+    first = sheet[:CAM.repr_hw[0] * scale, :w]
+    assert (first != 255).any(axis=2).sum() == 8 * 8 * scale * scale  # the 8x8 blob of events, scaled
+    picks = read_frame_list(suggested)
+    boxes = read_labels(world / "art/round_1/labels/labels.parquet")
+    red = np.all(np.asarray(Image.open(suggestions_sheet(picks, world / "data", CAM, tmp_path / "s.png", boxes))
+                            .convert("RGB")) == PRED_COLOR, axis=2)
+    assert red[:CAM.repr_hw[0] * scale, :w].sum() > 0 and not np.all(sheet == PRED_COLOR, axis=2).any()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--round", "0", "--budget", "3"], "--round must be >= 1"),
     (["--round", "1", "--budget", "0"], "--budget must be >= 1, got 0"),
