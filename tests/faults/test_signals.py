@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LEOD, REPO
+from terminal_job import as_terminal_job
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
 
@@ -84,7 +85,7 @@ class Run:
         with open(self.out, "wb") as out, open(self.err, "wb") as err:  # files: a full pipe would stall it
             # a session of its own, as a shell gives a job: a terminal's Ctrl-C is SIGINT to that group
             self.proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=out, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=as_terminal_job)
 
     def __enter__(self) -> Run:
         return self

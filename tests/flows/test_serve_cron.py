@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from terminal_job import as_terminal_job
+
 from flows.commands.serve import DEPLOYMENT_NAME
 from flows.server import free_port, mlflow_ui_available
 
@@ -59,7 +61,7 @@ def test_serve_registers_the_cron_schedule_and_ctrl_c_stops_everything(tmp_path:
     t0 = time.monotonic()
     # its own process group, as a shell gives a foreground job: Ctrl-C is SIGINT to that group
     proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=as_terminal_job)
     servers: list[psutil.Process] = []
     try:
         # served = registered, and the runner has polled for its runs (the API then marks it READY)
