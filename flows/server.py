@@ -41,7 +41,7 @@ from pathlib import Path
 from flows.prefect_env import prepare_environment
 
 __all__ = ["PortTaken", "prefect_server", "mlflow_server", "mlflow_ui_available", "free_port", "require_free_port",
-           "wait_healthy", "exit_on_signals", "stop_everything", "guard_ephemeral_server", "main"]
+           "wait_healthy", "exit_on_signals", "stop_everything", "guard_ephemeral_server", "as_terminal_job", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,14 @@ EPHEMERAL_GRACE_S = 4.0
 
 class PortTaken(OSError):
     """A server's fixed port is in use (an OSError: the CLI reports it as one line)."""
+
+
+def as_terminal_job() -> None:
+    """``preexec_fn`` of a command that is later stopped with Ctrl-C (SIGINT), by a test or a check: SIGINT
+    at its default, as a shell gives a foreground job, even where the caller ignores it (a background job
+    of a non-interactive shell, e.g. ``nohup make test &``, starts with SIGINT ignored; children inherit
+    that, and Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port(preferred: int, host: str = "127.0.0.1") -> int:

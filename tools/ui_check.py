@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from check_result import CheckResult  # noqa: E402  (tools/check_result.py)
-from flows.server import free_port, wait_healthy  # noqa: E402
+from flows.server import as_terminal_job, free_port, wait_healthy  # noqa: E402
 
 SHOTS_DIR = ROOT / "docs" / "ui"
 STOP_TIMEOUT_S = 180  # for leod serve to stop after one SIGINT
@@ -76,7 +76,8 @@ def _start_serve(repo: Path, env: dict[str, str], pport: int, mport: int, log: P
     cmd = [str(Path(sys.executable).parent / "leod"), "serve", "--cron", CRON,
            "-S", f"orchestration.prefect_port={pport}", "-S", f"mlflow.port={mport}"]
     with open(log, "ab") as out:
-        return subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=as_terminal_job)
 
 
 def _wait_deployment(api: str, name: str, timeout_s: float) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LEOD, REPO
-from terminal_job import as_terminal_job
+from flows.server import as_terminal_job
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
 

@@ -22,10 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from terminal_job import as_terminal_job
-
 from flows.commands.serve import DEPLOYMENT_NAME
-from flows.server import free_port, mlflow_ui_available
+from flows.server import as_terminal_job, free_port, mlflow_ui_available
 
 REPO = Path(__file__).resolve().parents[2]
 LEOD = Path(sys.executable).with_name("leod")

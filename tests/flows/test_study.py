@@ -163,7 +163,7 @@ def test_run_stage_keys_share_the_base_round0_and_follow_declared_params(tmp_pat
     from flows.study import run_stage_keys, study_context
 
     def keys(extra: list[str]) -> dict[str, dict[str, str]]:
-        ctx = study_context(None, ["study.steps=40", *extra], str(tmp_path / "study"))
+        ctx = study_context(None, ["study.steps=40", "study.seeds=[0]", *extra], str(tmp_path / "study"))
         return {r.run_id: run_stage_keys(ctx, r) for r in plan_study(ctx.cfg)}
 
     base = keys([])
