@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.raiseExceptions = False
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # under pytest-xdist (make test: -n 2 --dist loadgroup) the tests of the session's plumbing run share one
     # worker, so its pipeline runs once, not once per worker
