@@ -149,7 +149,7 @@ dvc-yaml: install
 	$(BIN)/python -m flows.stages
 
 # Two pytest-xdist workers (TEST_WORKERS=0: one process): most of the suite's time is subprocesses that
-# keep one core busy; the tests of the session's plumbing run share a worker (tests/conftest.py).
+# keep one core busy. Each worker builds the session's plumbing run once for its own tests.
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)

@@ -35,15 +35,6 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.raiseExceptions = False
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # under pytest-xdist (make test: -n 2 --dist loadgroup) the tests of the session's plumbing run share one
-    # worker, so its pipeline runs once, not once per worker
-    for item in items:
-        if "plumbing_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("plumbing"))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     # the session's Prefect database (a few MB) would otherwise pile up in /tmp, one per test run
     home = config.stash.get(_OWN_PREFECT_HOME, None)
