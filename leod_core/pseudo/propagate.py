@@ -21,15 +21,10 @@ import numpy as np
 
 from leod_core.config import TrackerConfig
 from leod_core.pseudo.merge import merge_views
+from leod_core.pseudo.track_filter import to_center
 from leod_core.pseudo.tracker import LinearTracker
 
 __all__ = ["propagate_gt"]
-
-
-def _centre(boxes: np.ndarray) -> np.ndarray:
-    """(N, 7) top-left boxes -> (N, 5) centre xywh + class."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 7)
-    return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3], b[:, 4]])
 
 
 def _one_direction(gt: Mapping[int, np.ndarray], order: Iterable[int], image_hw: tuple[float, float],
@@ -38,7 +33,7 @@ def _one_direction(gt: Mapping[int, np.ndarray], order: Iterable[int], image_hw:
     out: dict[int, np.ndarray] = {}
     for f in order:
         if f in gt:
-            tracker.update(f, _centre(gt[f]), np.ones(len(gt[f]), bool))
+            tracker.update(f, to_center(gt[f]), np.ones(len(gt[f]), bool))
             continue
         tracker.update(f, np.zeros((0, 5)))
         boxes, conf, _ = tracker.live_boxes()

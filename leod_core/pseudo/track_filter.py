@@ -15,7 +15,7 @@ from leod_core.config import TrackerConfig
 from leod_core.pseudo.inpaint import inpainted_boxes
 from leod_core.pseudo.tracker import run_tracker
 
-__all__ = ["TrackFilterResult", "track_filter"]
+__all__ = ["TrackFilterResult", "track_filter", "to_center"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TrackFilterResult:
     inpainted_track_id: dict[int, np.ndarray]  # frame -> (M,) int32
 
 
-def _to_center(boxes: np.ndarray) -> np.ndarray:
+def to_center(boxes: np.ndarray) -> np.ndarray:
     """(N, >=5) top-left xywh + class -> (N, 5) centre xywh + class."""
     b = np.asarray(boxes, np.float64)
     return np.column_stack([b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 2], b[:, 3], b[:, 4]])
@@ -57,7 +57,7 @@ def track_filter(frames: Mapping[int, np.ndarray], is_gt: Mapping[int, np.ndarra
     def frame(f: int, reverse: bool) -> tuple[int, np.ndarray, np.ndarray]:
         if not sizes.get(f):
             return f, empty, np.zeros(0, bool)
-        dets, gt = _to_center(frames[f]), np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
+        dets, gt = to_center(frames[f]), np.asarray(is_gt.get(f, np.zeros(sizes[f], bool)), bool)
         return (f, dets[::-1], gt[::-1]) if reverse else (f, dets, gt)
 
     args = (image_hw, cfg.iou_threshold, cfg.q, cfg.min_conf)
