@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock verify run test bench smoke ui ui-check study clean-venv dvc-yaml
+.PHONY: install lock verify run test bench smoke ui ui-check study clean-venv dvc-yaml params-yaml
 
 install: $(STAMP)
 
@@ -82,7 +82,7 @@ ui-check: $(UI_CHECK_STAMP) $(DOCS_STAMP)
 # The documentation site (mkdocs-material, mkdocs.yml) into site/: `mkdocs build --strict`, so a broken link
 # or a failed reference page fails the build. Its Reference section is generated from the code at build
 # time by the hook tools/gen_reference.py (CLI from the argparse parser, params.yaml keys from the config
-# schema and the file's comments, DVC stages from flows/stages.py, the Python API through mkdocstrings);
+# schema, DVC stages from flows/stages.py, the Python API through mkdocstrings);
 # nothing generated is committed. The tools are the optional `docs` extra, installed on first use from
 # requirements-docs.lock (python tools/lock_docs.py) on top of the venv with --no-deps.
 # `make docs-serve` serves it on 127.0.0.1:$(DOCS_PORT) (DOCS_PORT=8000), rebuilding on every edit of the docs
@@ -147,6 +147,11 @@ verify: install
 # when the committed file is not what the specs generate.
 dvc-yaml: install
 	$(BIN)/python -m flows.stages
+
+# params.yaml from the config schema (leod_core/config.py: each key's default, doc and check, written once).
+# A test fails when the committed file is not what the schema renders.
+params-yaml: install
+	$(BIN)/python -m leod_core.params_yaml
 
 # Two pytest-xdist workers (TEST_WORKERS=0: one process): most of the suite's time is subprocesses that
 # keep one core busy. Each worker builds the session's plumbing run once for its own tests.

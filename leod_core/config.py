@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from leod_core.labels.label_files import LABEL_FORMATS
+from leod_core.config_schema import Check, knob, knobs, section
 from leod_core.round_layout import ArtifactLayout
 
 from leod_core.cameras import (
@@ -53,60 +54,119 @@ class TargetMode(str, Enum):
     SOFT = "soft"  # beyond LEOD: pseudo boxes' confidences scale their positive targets
 
 
+# ------------------------------------------------------------------ allowed values and their checks
+_PRESETS = ("nano", "tiny", "small", "base")
+_SYNTH_PRESETS = ("default", "small", "micro", "gen1like")  # leod_core/synth/presets.py
+_SYNTH_MAX_CLASSES = 8  # object kinds of leod_core/synth/scene.py (checked against it in tests)
+_RUNNERS = ("sequential", "thread", "dask")
+_SPLITS = ("val", "test")
+#: how a self-training round's labels are made (``pseudo.method``): LEOD's pseudo-labels, or the baseline
+#: without a model (leod_core/pseudo/propagate.py)
+PSEUDO_METHODS = ("leod", "tracker_only")
+
+
+def _prob(v: float) -> bool:
+    return 0.0 <= v <= 1.0
+
+
+def _unit(what: str) -> Check:
+    return Check(_prob, f"{what} in [0, 1]")
+
+
+def _at_least(n: int, note: str = "") -> Check:
+    return Check(lambda v: v >= n, f"an integer >= {n}" + (f" ({note})" if note else ""))
+
+
+def _positive(what: str) -> Check:
+    return Check(lambda v: v > 0, f"{what} > 0")
+
+
+def _distinct(ok: Any, allowed: str) -> Check:
+    """A list check that also refuses repeated values."""
+    return Check(lambda v: len(set(v)) == len(v) and ok(v), allowed)
+
+
+def _one_of(values: tuple[str, ...]) -> Check:
+    return Check(lambda v: v in values, f"one of {', '.join(values)}")
+
+
 @dataclass(frozen=True)
 class PathsConfig:
-    synth: str = "data/raw"  # where the synth stage writes the synthetic camera's raw files
-    raw: str = "data/raw"  # raw Prophesee files (*_td.dat + *_bbox.npy) the import stage reads
-    dataset: str = "data/dataset"  # RVT-preprocessed layout + labels_full.parquet per split
-    artifacts: str = "artifacts"  # round_k/{labels,model,eval,quality}, report/
-    # the person's ground truth (leod import-labels merges into it; pseudo-labelling of rounds >= 1 reads it)
-    human_labels: str = "labels/human.parquet"
+    synth: str = knob("data/raw", "the synth stage's output (DVC owns and may delete it)")
+    raw: str = knob("data/raw", "raw Prophesee files (*_td.dat + *_bbox.npy) to import; point at real data freely")
+    dataset: str = knob("data/dataset", "RVT preprocessed layout (+ labels_full.parquet per split)")
+    artifacts: str = knob("artifacts", "the rounds' outputs: round_<k>/{labels,model,eval,quality}, report/")
+    human_labels: str = knob(
+        "labels/human.parquet",
+        "a person's ground truth (leod import-labels); pseudo-labelling of rounds >= 1 uses it",
+        Check(lambda v: str(v).endswith(".parquet"), "a .parquet file path"))
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    # a built-in name (gen1 | gen4 | synth), a camera mapping (leod_core.cameras.CAMERA_FIELDS) or a camera
-    # YAML file (relative to the params file naming it); after loading: a built-in name or a full mapping
-    camera: Any = "synth"
+    camera: Any = knob(
+        "synth",
+        "gen1 | gen4 | synth, a camera block or a camera YAML file (docs/tutorials/own-camera.md)")
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    preset: str = "default"  # default | small | micro | gen1like
-    seed: int = 0  # random seed of the synthetic recordings and labels
-    # the rendered sensor and class count; 0 = those of dataset.camera (the synth camera: 120 x 160, 2)
-    height: int = 0
-    width: int = 0
-    num_classes: int = 0  # classes >= 2 are more kinds of the car / pedestrian shapes (leod_core/synth/scene.py)
-    label_format: str = "npy"  # npy (Prophesee NAME_bbox.npy) | csv (NAME_bbox.csv, docs/how-to/formats.md)
+    preset: str = knob("default", "default | small | micro | gen1like", _one_of(_SYNTH_PRESETS))
+    seed: int = knob(0, "random seed of the synthetic recordings and labels (leod synth --seed)")
+    height: int = knob(0, "rendered sensor rows; 0 = dataset.camera's (synth: 120)",
+                       Check(lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"))
+    width: int = knob(0, "rendered sensor columns; 0 = dataset.camera's (synth: 160)",
+                      Check(lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"))
+    num_classes: int = knob(
+        0,
+        "0 = dataset.camera's; classes >= 2 are more kinds of the car / pedestrian shapes",
+        Check(lambda v: 0 <= v <= _SYNTH_MAX_CLASSES,
+              f"0 (= dataset.camera's) or a class count in [1, {_SYNTH_MAX_CLASSES}]"))
+    label_format: str = knob("npy", "npy (NAME_bbox.npy) | csv (NAME_bbox.csv: t,x,y,w,h,class,...)",
+                             _one_of(LABEL_FORMATS))
 
 
 @dataclass(frozen=True)
 class SubsampleConfig:
-    setting: str = "wsod"  # wsod | ssod (see Setting)
-    ratio: float = 0.05  # WSOD: fraction of label frames kept; SSOD: fraction of sequences kept
-    split_offset: int = 0  # which of the label splits (the paper averages 3)
+    setting: str = knob("wsod", "wsod (sparse frames in every sequence) | ssod (some sequences fully labelled)",
+                        Check(lambda v: v in {s.value for s in Setting}, "one of wsod, ssod"))
+    ratio: float = knob(0.05, "wsod: keep every round(1/ratio)-th label frame; ssod: fraction of sequences",
+                        Check(lambda v: 0.0 < v <= 1.0, "a ratio in (0, 1]"))
+    split_offset: int = knob(0, "label split; the paper averages splits 0, 1, 2", _at_least(0))
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    hflip: float = 0.5  # random-access and streaming: probability of a horizontal flip
-    zoom_random: float = 0.8  # random-access: probability of a zoom
-    zoom_in_weight: float = 0.8  # random-access: zoom-in vs zoom-out 8:2
-    zoom_in_max: float = 1.5  # zoom-in factor ~ U[1, zoom_in_max]
-    zoom_out_max: float = 1.2  # zoom-out factor ~ U[1, zoom_out_max]
-    zoom_stream: float = 0.5  # streaming: zoom-out only
-    tflip: float = 0.5  # LEOD label-efficient configs
+    hflip: float = knob(0.5, "probability of a horizontal flip, random-access and streaming (LEOD 0.5)",
+                        _unit("a probability"))
+    zoom_random: float = knob(0.8, "random-access samples: probability of a zoom (LEOD 0.8)", _unit("a probability"))
+    zoom_in_weight: float = knob(0.8, "random-access zooms: probability that it zooms in, else out (LEOD 8:2)",
+                                 _unit("a probability"))
+    zoom_in_max: float = knob(1.5, "zoom-in factor drawn from U[1, zoom_in_max], window around a box (LEOD 1.5)",
+                              Check(lambda v: v >= 1, "a factor >= 1"))
+    zoom_out_max: float = knob(1.2, "zoom-out factor drawn from U[1, zoom_out_max] (LEOD 1.2)",
+                               Check(lambda v: v >= 1, "a factor >= 1"))
+    zoom_stream: float = knob(0.5, "streaming samples: probability of a zoom-out, once per sequence (LEOD 0.5)",
+                              _unit("a probability"))
+    tflip: float = knob(0.5, "probability of a time flip (LEOD 0.5 label-efficient; RVT 0)", _unit("a probability"))
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    sequence_length: int = 5  # L
-    batch_size: int = 8  # per process; split between streaming and random by the weights
-    w_stream: float = 1.0  # weight of the streaming part of a batch (LEOD 1:1 with w_random)
-    w_random: float = 1.0  # weight of the random-access part (0 = all streaming)
-    num_workers: int = 0  # DataLoader worker processes; > 0: LEOD's per-worker stream sets
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    sequence_length: int = knob(
+        5,
+        "L (truncated BPTT length); 5 on the synthetic camera: 2x the steps of L=10 per CPU-minute",
+        _at_least(1))
+    batch_size: int = knob(8, "per process, streaming + random", _at_least(1))
+    w_stream: float = knob(1.0, "streaming share of a batch: random = round(B*w_random/(w_stream+w_random)) (LEOD 1:1)",
+                           Check(lambda v: v >= 0, "a weight >= 0"))
+    w_random: float = knob(1.0, "random-access share of a batch (0 = all streaming; LEOD 1)",
+                           Check(lambda v: v >= 0, "a weight >= 0"))
+    num_workers: int = knob(
+        0,
+        "DataLoader worker processes; > 0: LEOD's per-worker stream sets (LEOD 8); 0 = in-process",
+        _at_least(0))
+    augment: AugmentConfig = section(AugmentConfig)
 
 
 @dataclass(frozen=True)
@@ -115,118 +175,163 @@ class FullLabelsConfig:
     label-efficient ones: with all labels (``subsample.ratio`` 1) these values replace ``data.sequence_length``,
     ``data.augment.tflip`` and ``train.steps`` in the loaded config (0 = keep that value)."""
 
-    sequence_length: int = 0  # LEOD: gen4 5 (10 label-efficient); gen1 21 in both
-    tflip: float = 0.0  # LEOD: 0 (0.5 label-efficient)
-    steps: int = 0  # round 0; LEOD/RVT: 400k steps on full data
+    sequence_length: int = knob(
+        0,
+        "data.sequence_length, 0 = keep (LEOD gen4: 5, 10 label-efficient; gen1: 21 in both)",
+        _at_least(0, "0 = data.sequence_length"))
+    tflip: float = knob(0.0, "data.augment.tflip (LEOD 0 with all labels, 0.5 label-efficient)", _unit("a probability"))
+    steps: int = knob(0, "train.steps of round 0, 0 = keep (LEOD/RVT: 400k on full data)",
+                      _at_least(0, "0 = train.steps"))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    preset: str = "nano"  # nano | tiny | small | base
+    preset: str = knob("nano", "nano | tiny | small | base", _one_of(_PRESETS))
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    target_mode: str = "ignore"  # ignore | soft (see TargetMode)
-    ignore_bbox_thresh: tuple[float, ...] = (0.7, 0.35)  # per class [car, ped]; gen4 expands
-    reg_weight: float = 5.0  # weight of the IoU loss (obj and cls weigh 1)
+    target_mode: str = knob("ignore", "ignore (LEOD) | soft",
+                            Check(lambda v: v in {m.value for m in TargetMode}, "one of ignore, soft"))
+    ignore_bbox_thresh: tuple[float, ...] = knob(
+        (0.7, 0.35),
+        "rounds >= 1, target_mode ignore: boxes with obj or cls conf < it are ignored (LEOD)",
+        Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+    reg_weight: float = knob(5.0, "weight of the IoU loss: total = reg_weight x IoU + obj + cls (YOLOX/LEOD 5)",
+                             _positive("a weight"))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1000  # round 0 (supervised on sparse labels)
-    steps_self_train: int = 1000  # rounds >= 1
-    lr: float = 3e-3  # peak OneCycle learning rate of round 0 (LEOD/RVT gen1: 2e-4)
-    lr_self_train: float = 3e-3  # rounds >= 1 (LEOD: 5e-4)
-    pct_start: float = 0.005  # OneCycle warm-up fraction of the steps
-    div_factor: float = 20.0  # initial lr = lr / div_factor
-    final_div_factor: float = 10000.0  # final lr = lr / final_div_factor
-    clip_value: float = 1.0  # gradient clipping by value
-    ckpt_every: int = 200  # steps between resume checkpoints
-    val_every: int = 0  # 0 = no validation during training
-    val_conf_threshold: float = 0.1  # score threshold of that validation (LEOD/RVT 0.1)
-    init_from_previous: bool = False  # LEOD option: round k starts from round k-1 weights
-    devices: int = 1  # > 1 launches torchrun DDP
-    seed: int = 0  # initial weights and the loader's draws (+ 1009 x rank)
-    threads: int = 2  # torch intra-op threads: results are bit-exact for a fixed count; 0 = torch default (all cores)
+    steps: int = knob(1000, "calibrated: make run < 30 min on 2 cores (docs/results/default-run.md)", _at_least(1))
+    steps_self_train: int = knob(1000, "train.steps of rounds >= 1 (LEOD: 150k)", _at_least(1))
+    lr: float = knob(
+        3e-3,
+        "LEOD/RVT use 2e-4 over 200k-400k steps; 1000 CPU steps need more (val AP 0.21 vs 0.13 at 1e-3)",
+        _positive("a learning rate"))
+    lr_self_train: float = knob(3e-3, "same as round 0: rounds differ only in their labels",
+                                _positive("a learning rate"))
+    pct_start: float = knob(0.005, "OneCycle: fraction of the steps warming up to lr (LEOD/RVT 0.005)",
+                            Check(lambda v: 0 < v < 1, "a fraction in (0, 1)"))
+    div_factor: float = knob(20.0, "OneCycle: initial lr = lr / div_factor (LEOD/RVT 20)", _positive("a factor"))
+    final_div_factor: float = knob(10000.0, "OneCycle: final lr = lr / final_div_factor (LEOD/RVT 10000)",
+                                   _positive("a factor"))
+    clip_value: float = knob(1.0, "gradient clipping by value (LEOD/RVT 1.0)", _positive("a value"))
+    ckpt_every: int = knob(200, "steps between resume checkpoints in the work folder", _at_least(1))
+    val_every: int = knob(0, "validate on the val split every N steps (keeps best.pt); 0 = no validation",
+                          _at_least(0, "0 = off"))
+    val_conf_threshold: float = knob(0.1, "score threshold of that validation (LEOD/RVT 0.1)")
+    init_from_previous: bool = knob(
+        False,
+        "round k >= 1 starts from round k-1's last.pt (a LEOD option); false = fresh weights")
+    devices: int = knob(1, "training processes; > 1 relaunches under torchrun, DDP (docs/how-to/multi-gpu.md)",
+                        _at_least(1))
+    seed: int = knob(0, "initial weights and the training loader's draws (per rank: seed + 1009 x rank)")
+    threads: int = knob(
+        2,
+        "torch threads of train/evaluate/pseudo-label: results are bit-exact for a fixed count (0 = all cores)",
+        _at_least(0))
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    split: str = "test"  # val | test: what leod evaluate scores and the report compares
-    conf_threshold: float = 0.001  # score threshold of the boxes evaluated (RVT/LEOD)
-    nms_iou: float = 0.45  # class-wise NMS IoU
-    batch_size: int = 8  # sequences streamed together per forward pass
-    num_vis_frames: int = 6  # example frames drawn into eval/frames/
-    memory_reset_every: int = 0  # 0: LSTM states kept over the stream (RVT); N: zeroed every N steps
+    split: str = knob("test", "val | test: the split leod evaluate scores and the report compares", _one_of(_SPLITS))
+    conf_threshold: float = knob(0.001, "score threshold of the boxes evaluated (RVT/LEOD 0.001)", _unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU (RVT/LEOD 0.45)", _unit("an IoU"))
+    batch_size: int = knob(8, "sequences streamed together in one forward pass (RVT 8)", _at_least(1))
+    num_vis_frames: int = knob(6, "example frames drawn with labels and predictions (eval/frames/*.png)")
+    memory_reset_every: int = knob(0, "0: keep the LSTM states over the stream (RVT); 1: no memory (an ablation)",
+                                   _at_least(0, "0 = never reset"))
 
 
 @dataclass(frozen=True)
 class TTAConfig:
-    hflip: bool = True  # horizontally flipped view
-    tflip: bool = True  # time-flipped view (the sequence backwards)
+    hflip: bool = knob(True, "test-time view: horizontal flip (LEOD true)")
+    tflip: bool = knob(True, "test-time view: time flip, the sequence played backwards (LEOD true)")
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    enable: bool = True  # false: no tracking filter (the no_tracking ablation)
-    iou_threshold: float = 0.45  # IoU matching a box to a track
-    q: float = 0.9  # track confidence decay per missed frame
-    min_conf: float = 0.55  # a track below this confidence ends
-    min_track_len: int = 6  # frames a finished track must span, else its boxes become ignore boxes
-    inpaint: bool = True  # a kept track's missed frames become ignore boxes
+    enable: bool = knob(True, "run the tracking filter (false: the no_tracking ablation)")
+    iou_threshold: float = knob(0.45, "IoU matching a box to a track (LEOD 0.45)", _unit("an IoU"))
+    q: float = knob(0.9, "track confidence decay per missed frame (LEOD 0.9)",
+                    Check(lambda v: 0 < v < 1, "a decay in (0, 1)"))
+    min_conf: float = knob(0.55, "a track whose confidence falls below this ends (LEOD 0.55)", _unit("a confidence"))
+    min_track_len: int = knob(
+        6,
+        "frames a finished track must span, else its boxes become ignore boxes (LEOD 6 = 300 ms)",
+        _at_least(1))
+    inpaint: bool = knob(True, "add a kept track's missed frames as ignore boxes (LEOD true)")
 
 
 @dataclass(frozen=True)
 class PseudoConfig:
-    method: str = "leod"  # leod: the model's detections, TTA and tracker | tracker_only: the GT carried by the tracker
-    conf_threshold: float = 0.01  # raw predictions and merged views (LEOD 0.01)
-    nms_iou: float = 0.45  # class-wise NMS IoU, per view and after merging
-    obj_thresh: tuple[float, ...] = (0.6, 0.3)  # per class; gen4 2-lists expand to [ped, ped, car]
-    cls_thresh: tuple[float, ...] = (0.6, 0.3)  # per class, like obj_thresh
-    use_gt: bool = True  # kept GT frames copied verbatim, not predicted
-    batch_size: int = 8  # forward-pass rows (one sequence at a time, its TTA views in one batch)
-    tta: TTAConfig = field(default_factory=TTAConfig)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    method: str = knob(
+        "leod",
+        "leod: the model's detections + TTA + tracker | tracker_only: the baseline, sparse GT carried by the "
+        "tracker alone",
+        _one_of(PSEUDO_METHODS))
+    conf_threshold: float = knob(0.01, "score threshold of the raw predictions and of the merged views (LEOD 0.01)",
+                                 _unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU, per view and after merging the views (LEOD 0.45)", _unit("an IoU"))
+    obj_thresh: tuple[float, ...] = knob(
+        (0.6, 0.3),
+        "per class: keep a predicted box iff objectness > this (LEOD [0.6, 0.3])",
+        Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+    cls_thresh: tuple[float, ...] = knob((0.6, 0.3), "per class: ... and class confidence > this (LEOD [0.6, 0.3])",
+                                         Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+    use_gt: bool = knob(True, "copy the kept GT frames verbatim instead of predicting them (LEOD true)")
+    batch_size: int = knob(8, "forward-pass rows; a sequence is labelled alone, all its TTA views in one batch",
+                           _at_least(1))
+    tta: TTAConfig = section(TTAConfig)
+    tracker: TrackerConfig = section(TrackerConfig)
 
 
 @dataclass(frozen=True)
 class PredictConfig:
     """``leod predict``: a detector streamed over recordings (leod_core/predict)."""
 
-    conf_threshold: float = 0.001  # boxes written; = eval.conf_threshold, so evaluate-boxes scores like leod evaluate
-    nms_iou: float = 0.45  # class-wise NMS IoU of the boxes written
-    every_ms: int = 50  # predict every that many ms (a multiple of the 50 ms window); the stream sees every window
-    score_threshold: float = 0.3  # boxes drawn in the video and fed to the tracker (--track)
-    speed: float = 1.0  # video frame rate = real time x speed (20 fps for 50 ms at 1.0)
-    gif_seconds: float = 5.0  # length of the --gif clip (from the start), in video seconds
-    video_height: int = 240  # event frames are scaled up by an integer factor to at least this height
+    conf_threshold: float = knob(
+        0.001,
+        "boxes written: eval's threshold, so evaluate-boxes on them scores like leod evaluate",
+        _unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU of the boxes written (eval's 0.45)", _unit("an IoU"))
+    every_ms: int = knob(50, "a multiple of the 50 ms window; the detector still sees every window",
+                         Check(lambda v: v >= 50 and v % 50 == 0, "a multiple of the 50 ms window (50, 100, ...)"))
+    score_threshold: float = knob(0.3, "boxes drawn in --video/--gif and tracked by --track (pseudo.tracker settings)",
+                                  _unit("a threshold"))
+    speed: float = knob(1.0, "video fps = 1000 / every_ms x speed (20 fps = real time at 50 ms)",
+                        Check(lambda v: 0 < v <= 100, "a factor in (0, 100]"))
+    gif_seconds: float = knob(5.0, "length of the --gif clip from the start, in video seconds", _positive("seconds"))
+    video_height: int = knob(240, "event frames scaled up by an integer factor to at least this height (synth: x2)",
+                             Check(lambda v: 16 <= v <= 4320, "pixels in [16, 4320]"))
 
 
 @dataclass(frozen=True)
 class OrchestrationConfig:
-    task_runner: str = "thread"  # sequential | thread | dask
-    max_workers: int = 2  # threads of the thread runner; processes of a local Dask cluster
-    dask_address: str = ""  # a running Dask scheduler; empty = start a local cluster
-    prefect_port: int = 4200  # the local Prefect server (127.0.0.1)
-    cron: str = ""  # schedule of the served self-training deployment; empty = none
+    task_runner: str = knob("thread", "sequential | thread | dask", _one_of(_RUNNERS))
+    max_workers: int = knob(2, "threads of the thread runner; worker processes of a local Dask cluster", _at_least(1))
+    dask_address: str = knob("", "tcp://host:8786 of a running scheduler; empty = local cluster")
+    prefect_port: int = knob(4200, "port of the local Prefect server (UI and API on 127.0.0.1)",
+                             Check(lambda v: 1 <= v <= 65535, "a TCP port"))
+    cron: str = knob("", 'e.g. "0 2 * * *" for the served self-training deployment')
 
 
 @dataclass(frozen=True)
 class MlflowConfig:
-    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI overrides it
-    experiment: str = ""  # empty = "<camera>-<setting>-<ratio>"
-    port: int = 5000  # the MLflow UI of leod serve (127.0.0.1)
+    tracking_uri: str = knob("sqlite:///mlflow.db", "MLflow store every run logs to; MLFLOW_TRACKING_URI overrides it")
+    experiment: str = knob("", "empty = <camera>-<setting>-<ratio>")
+    port: int = knob(5000, "port of the MLflow UI that leod serve starts on 127.0.0.1",
+                     Check(lambda v: 1 <= v <= 65535, "a TCP port"))
 
 
 @dataclass(frozen=True)
 class DvcConfig:
-    remote_url: str = "../leod-dvc-remote"  # the DVC remote (flows/dvc_remote.py); LEOD_DVC_REMOTE overrides it
+    remote_url: str = knob(
+        "../leod-dvc-remote",
+        "the DVC remote `leod` (python -m flows.dvc_remote); LEOD_DVC_REMOTE overrides")
 
 
-#: how a self-training round's labels are made (``pseudo.method``): LEOD's pseudo-labels, or the baseline
-#: without a model (leod_core/pseudo/propagate.py)
-PSEUDO_METHODS = ("leod", "tracker_only")
 
 #: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
 #: None of them changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which
@@ -244,40 +349,68 @@ STUDY_ABLATIONS: dict[str, tuple[str, ...]] = {
 class StudyConfig:
     """``leod study``: label ratio x seed grid + ablations on a smaller dataset, fewer steps."""
 
-    synth_preset: str = "small"  # the study's own synthetic dataset (under <study>/data)
-    dataset: str = ""  # a preprocessed dataset to study instead (RVT layout); empty = synthesise
-    steps: int = 150  # train.steps of every study run (round 0)
-    steps_self_train: int = 150  # train.steps_self_train (rounds >= 1)
-    rounds: int = 2  # self-training rounds after round 0
-    seeds: tuple[int, ...] = (0, 1, 2)  # label split offset (and train.seed) per repetition
-    wsod_ratios: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)  # WSOD label ratios of the main runs
-    ssod_ratios: tuple[float, ...] = (0.05, 0.1)  # SSOD ratios (fraction of sequences) of the main runs
-    full_labels: bool = True  # one fully supervised run per seed (the "full labels" column)
-    ablations: tuple[str, ...] = ("no_tta", "no_tracking", "no_inpaint", "soft", "tracker_only")  # STUDY_ABLATIONS
-    ablation_ratio: float = 0.0  # WSOD ratio of the ablations; 0 = subsample.ratio
-    ablation_rounds: int = 1  # self-training rounds of each ablation run
-    overrides: tuple[str, ...] = ("train.ckpt_every=50",)  # extra key=value for every study run (resume points)
+    synth_preset: str = knob(
+        "small",
+        "the study's own synthetic dataset (artifacts/study/data); default | small | micro | gen1like",
+        _one_of(_SYNTH_PRESETS))
+    dataset: str = knob("", "a preprocessed dataset (RVT layout) to study instead; empty = synthesise")
+    steps: int = knob(150, "train.steps of every study run (round 0); 2 workers: 1 h 38 min measured on 2 cores",
+                      _at_least(1))
+    steps_self_train: int = knob(150, "train.steps_self_train (rounds >= 1)", _at_least(1))
+    rounds: int = knob(2, "self-training rounds after round 0", _at_least(0))
+    seeds: tuple[int, ...] = knob(
+        (0, 1, 2),
+        "subsample.split_offset (and train.seed) of the repetitions",
+        _distinct(lambda v: len(v) >= 1 and all(x >= 0 for x in v), "a non-empty list of distinct integers >= 0"))
+    wsod_ratios: tuple[float, ...] = knob(
+        (0.01, 0.02, 0.05, 0.1),
+        "WSOD label ratios of the main runs (LEOD's)",
+        _distinct(lambda v: all(0 < x <= 0.5 for x in v), "distinct ratios in (0, 0.5]"))
+    ssod_ratios: tuple[float, ...] = knob(
+        (0.05, 0.1),
+        "SSOD ratios (fraction of sequences labelled) of the main runs",
+        _distinct(lambda v: all(0 < x < 1 for x in v), "distinct ratios in (0, 1)"))
+    full_labels: bool = knob(True, "one fully supervised run per seed")
+    ablations: tuple[str, ...] = knob(
+        ("no_tta", "no_tracking", "no_inpaint", "soft", "tracker_only"),
+        "ablation runs (self-training rounds only; tracker_only: the baseline), see STUDY_ABLATIONS",
+        _distinct(lambda v: all(x in STUDY_ABLATIONS for x in v), f"distinct names among {', '.join(STUDY_ABLATIONS)}"))
+    ablation_ratio: float = knob(0.0, "WSOD ratio of the ablations; 0 = subsample.ratio",
+                                 Check(lambda v: 0 <= v <= 0.5, "0 (= subsample.ratio) or a WSOD ratio in (0, 0.5]"))
+    ablation_rounds: int = knob(1, "self-training rounds of an ablation run", _at_least(1))
+    overrides: tuple[str, ...] = knob(
+        ("train.ckpt_every=50",),
+        "extra key=value for every study run (50: a killed run resumes close by)",
+        Check(lambda v: all("=" in x and not x.startswith("study.") for x in v),
+              "a list of key=value strings (not study.* keys)"))
 
 
 @dataclass(frozen=True)
 class LeodConfig:
-    rounds: int = 1
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    synth: SynthConfig = field(default_factory=SynthConfig)
-    subsample: SubsampleConfig = field(default_factory=SubsampleConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    full_labels: FullLabelsConfig = field(default_factory=FullLabelsConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
-    predict: PredictConfig = field(default_factory=PredictConfig)
-    orchestration: OrchestrationConfig = field(default_factory=OrchestrationConfig)
-    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
-    dvc: DvcConfig = field(default_factory=DvcConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
+    rounds: int = knob(1, "self-training rounds after the supervised round 0", _at_least(0))
+    paths: PathsConfig = section(PathsConfig)
+    dataset: DatasetConfig = section(DatasetConfig)
+    synth: SynthConfig = section(SynthConfig)
+    subsample: SubsampleConfig = section(SubsampleConfig)
+    data: DataConfig = section(DataConfig)
+    full_labels: FullLabelsConfig = section(
+        FullLabelsConfig,
+        "all labels (subsample.ratio 1): these replace the keys named, like LEOD's full-label configs")
+    model: ModelConfig = section(ModelConfig)
+    loss: LossConfig = section(LossConfig)
+    train: TrainConfig = section(TrainConfig)
+    eval: EvalConfig = section(EvalConfig)
+    pseudo: PseudoConfig = section(PseudoConfig)
+    predict: PredictConfig = section(
+        PredictConfig,
+        "leod predict (not a DVC stage); --every-ms / --speed override these")
+    orchestration: OrchestrationConfig = section(OrchestrationConfig)
+    mlflow: MlflowConfig = section(MlflowConfig)
+    dvc: DvcConfig = section(DvcConfig)
+    study: StudyConfig = section(
+        StudyConfig,
+        "`leod study` (make study): WSOD/SSOD label ratios x seeds, full labels, ablations; one resumable flow. "
+        "Every study run = these params + the keys below, in artifacts/study/<run>/ (see leod_core/study.py).")
 
     @functools.cached_property
     def camera(self) -> CameraSpec:
@@ -307,104 +440,10 @@ class LeodConfig:
         return ArtifactLayout(self.paths.artifacts)
 
 
-# ----------------------------------------------------------------------------------------------- checks
-_PRESETS = ("nano", "tiny", "small", "base")
-_SYNTH_PRESETS = ("default", "small", "micro", "gen1like")  # leod_core/synth/presets.py
-_SYNTH_MAX_CLASSES = 8  # object kinds of leod_core/synth/scene.py (checked against it in tests)
-_RUNNERS = ("sequential", "thread", "dask")
-_SPLITS = ("val", "test")
 
 
-def _prob(v: float) -> bool:
-    return 0.0 <= v <= 1.0
-
-
-# (dotted key, predicate, allowed-values text)
-_CHECKS: list[tuple[str, Any, str]] = [
-    ("rounds", lambda v: v >= 0, "an integer >= 0"),
-    ("paths.human_labels", lambda v: str(v).endswith(".parquet"), "a .parquet file path"),
-    ("synth.preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
-    ("synth.height", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
-    ("synth.label_format", lambda v: v in LABEL_FORMATS, f"one of {', '.join(LABEL_FORMATS)}"),
-    ("synth.width", lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"),
-    ("synth.num_classes", lambda v: 0 <= v <= _SYNTH_MAX_CLASSES,
-     f"0 (= dataset.camera's) or a class count in [1, {_SYNTH_MAX_CLASSES}]"),
-    ("subsample.setting", lambda v: v in {s.value for s in Setting}, "one of wsod, ssod"),
-    ("loss.target_mode", lambda v: v in {m.value for m in TargetMode}, "one of ignore, soft"),
-    ("subsample.ratio", lambda v: 0.0 < v <= 1.0, "a ratio in (0, 1]"),
-    ("subsample.split_offset", lambda v: v >= 0, "an integer >= 0"),
-    ("data.sequence_length", lambda v: v >= 1, "an integer >= 1"),
-    ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
-    ("data.w_stream", lambda v: v >= 0, "a weight >= 0"),
-    ("data.w_random", lambda v: v >= 0, "a weight >= 0"),
-    ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
-    ("data.augment.hflip", _prob, "a probability in [0, 1]"),
-    ("data.augment.zoom_random", _prob, "a probability in [0, 1]"),
-    ("data.augment.zoom_in_weight", _prob, "a probability in [0, 1]"),
-    ("data.augment.zoom_in_max", lambda v: v >= 1, "a factor >= 1"),
-    ("data.augment.zoom_out_max", lambda v: v >= 1, "a factor >= 1"),
-    ("data.augment.zoom_stream", _prob, "a probability in [0, 1]"),
-    ("data.augment.tflip", _prob, "a probability in [0, 1]"),
-    ("full_labels.sequence_length", lambda v: v >= 0, "an integer >= 0 (0 = data.sequence_length)"),
-    ("full_labels.tflip", _prob, "a probability in [0, 1]"),
-    ("full_labels.steps", lambda v: v >= 0, "an integer >= 0 (0 = train.steps)"),
-    ("model.preset", lambda v: v in _PRESETS, f"one of {', '.join(_PRESETS)}"),
-    ("loss.ignore_bbox_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
-    ("loss.reg_weight", lambda v: v > 0, "a weight > 0"),
-    ("train.steps", lambda v: v >= 1, "an integer >= 1"),
-    ("train.steps_self_train", lambda v: v >= 1, "an integer >= 1"),
-    ("train.lr", lambda v: v > 0, "a learning rate > 0"),
-    ("train.lr_self_train", lambda v: v > 0, "a learning rate > 0"),
-    ("train.pct_start", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-    ("train.div_factor", lambda v: v > 0, "a factor > 0"),
-    ("train.final_div_factor", lambda v: v > 0, "a factor > 0"),
-    ("train.clip_value", lambda v: v > 0, "a value > 0"),
-    ("train.ckpt_every", lambda v: v >= 1, "an integer >= 1"),
-    ("train.val_every", lambda v: v >= 0, "an integer >= 0 (0 = off)"),
-    ("train.devices", lambda v: v >= 1, "an integer >= 1"),
-    ("train.threads", lambda v: v >= 0, "an integer >= 0"),
-    ("eval.split", lambda v: v in _SPLITS, f"one of {', '.join(_SPLITS)}"),
-    ("eval.conf_threshold", _prob, "a threshold in [0, 1]"),
-    ("eval.nms_iou", _prob, "an IoU in [0, 1]"),
-    ("eval.batch_size", lambda v: v >= 1, "an integer >= 1"),
-    ("eval.memory_reset_every", lambda v: v >= 0, "an integer >= 0 (0 = never reset)"),
-    ("pseudo.method", lambda v: v in PSEUDO_METHODS, f"one of {', '.join(PSEUDO_METHODS)}"),
-    ("pseudo.conf_threshold", _prob, "a threshold in [0, 1]"),
-    ("pseudo.nms_iou", _prob, "an IoU in [0, 1]"),
-    ("pseudo.obj_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
-    ("pseudo.cls_thresh", lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"),
-    ("pseudo.batch_size", lambda v: v >= 1, "an integer >= 1"),
-    ("pseudo.tracker.iou_threshold", _prob, "an IoU in [0, 1]"),
-    ("pseudo.tracker.q", lambda v: 0 < v < 1, "a decay in (0, 1)"),
-    ("pseudo.tracker.min_conf", _prob, "a confidence in [0, 1]"),
-    ("pseudo.tracker.min_track_len", lambda v: v >= 1, "an integer >= 1"),
-    ("predict.conf_threshold", _prob, "a threshold in [0, 1]"),
-    ("predict.nms_iou", _prob, "an IoU in [0, 1]"),
-    ("predict.every_ms", lambda v: v >= 50 and v % 50 == 0, "a multiple of the 50 ms window (50, 100, ...)"),
-    ("predict.score_threshold", _prob, "a threshold in [0, 1]"),
-    ("predict.speed", lambda v: 0 < v <= 100, "a factor in (0, 100]"),
-    ("predict.gif_seconds", lambda v: v > 0, "seconds > 0"),
-    ("predict.video_height", lambda v: 16 <= v <= 4320, "pixels in [16, 4320]"),
-    ("orchestration.task_runner", lambda v: v in _RUNNERS, f"one of {', '.join(_RUNNERS)}"),
-    ("orchestration.max_workers", lambda v: v >= 1, "an integer >= 1"),
-    ("orchestration.prefect_port", lambda v: 1 <= v <= 65535, "a TCP port"),
-    ("mlflow.port", lambda v: 1 <= v <= 65535, "a TCP port"),
-    ("study.synth_preset", lambda v: v in _SYNTH_PRESETS, f"one of {', '.join(_SYNTH_PRESETS)}"),
-    ("study.steps", lambda v: v >= 1, "an integer >= 1"),
-    ("study.steps_self_train", lambda v: v >= 1, "an integer >= 1"),
-    ("study.rounds", lambda v: v >= 0, "an integer >= 0"),
-    ("study.seeds", lambda v: len(v) >= 1 and len(set(v)) == len(v) and all(x >= 0 for x in v),
-     "a non-empty list of distinct integers >= 0"),
-    ("study.wsod_ratios", lambda v: len(set(v)) == len(v) and all(0 < x <= 0.5 for x in v),
-     "distinct ratios in (0, 0.5]"),
-    ("study.ssod_ratios", lambda v: len(set(v)) == len(v) and all(0 < x < 1 for x in v), "distinct ratios in (0, 1)"),
-    ("study.ablations", lambda v: len(set(v)) == len(v) and all(x in STUDY_ABLATIONS for x in v),
-     f"distinct names among {', '.join(STUDY_ABLATIONS)}"),
-    ("study.ablation_ratio", lambda v: 0 <= v <= 0.5, "0 (= subsample.ratio) or a WSOD ratio in (0, 0.5]"),
-    ("study.ablation_rounds", lambda v: v >= 1, "an integer >= 1"),
-    ("study.overrides", lambda v: all("=" in x and not x.startswith("study.") for x in v),
-     "a list of key=value strings (not study.* keys)"),
-]
+#: the parameters with a check, in schema order (the first invalid one is reported)
+_CHECKED = [k for k in knobs(LeodConfig) if k.check is not None]
 
 
 def _get(cfg: LeodConfig, dotted: str) -> Any:
@@ -419,10 +458,10 @@ def _validate(cfg: LeodConfig) -> None:
         cfg.camera  # noqa: B018 (resolves and validates dataset.camera first: the other checks use it)
     except CameraError as exc:
         raise ConfigError(f"params: {exc}") from None
-    for key, ok, allowed in _CHECKS:
-        value = _get(cfg, key)
-        if not ok(value):
-            raise ConfigError(f"params: {key}={value!r} is invalid; allowed: {allowed}")
+    for k in _CHECKED:
+        value = _get(cfg, k.key)
+        if not k.check.ok(value):
+            raise ConfigError(f"params: {k.key}={value!r} is invalid; allowed: {k.check.allowed}")
     if cfg.subsample.setting == Setting.WSOD.value and cfg.subsample.ratio > 0.5 and cfg.subsample.ratio != 1.0:
         raise ConfigError(f"params: subsample.ratio={cfg.subsample.ratio} is invalid for wsod; allowed: <= 0.5 or 1.0 (full)")
     for key in ("loss.ignore_bbox_thresh", "pseudo.obj_thresh", "pseudo.cls_thresh"):

@@ -1,9 +1,8 @@
 """The documentation site's reference pages, generated from the code at build time (never written by hand).
 
 * ``reference/cli.md``: every ``leod`` command and option, from the argparse parser (``flows.cli.build_parser``);
-* ``reference/params.md``: every ``params.yaml`` key with its type and schema default (the dataclasses of
-  ``leod_core/config.py``), the value params.yaml sets, what is allowed (its ``_CHECKS`` entry) and a
-  one-line doc: the trailing comment of that key in params.yaml (read with ruamel.yaml);
+* ``reference/params.md``: every ``params.yaml`` key with its type, default, what is allowed and its one-line
+  doc, all declared once on the schema's fields (``leod_core/config_schema.py``);
 * ``reference/stages.md``: the DVC stages of ``flows/stages.STAGES`` with their inputs, code, parameters and
   outputs;
 * ``reference/api/*.md``: one page per ``leod_core`` subpackage (and one for its top-level modules), each a
@@ -21,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
-import io
 import re
 import sys
 from dataclasses import dataclass
@@ -39,7 +36,6 @@ __all__ = [
     "on_files", "main",
 ]
 
-PARAMS = ROOT / "params.yaml"
 README = ROOT / "README.md"
 REFERENCE = "reference"
 API = f"{REFERENCE}/api"
@@ -219,138 +215,50 @@ def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
 # --------------------------------------------------------------------------------------------- params
 @dataclass(frozen=True)
 class ParamRow:
-    """One key of params.yaml / the config schema."""
+    """One key of the config schema (= of params.yaml, which is written from it)."""
 
     key: str  # dotted
-    type: str  # the schema field's annotation; "" if the schema has no such field
-    schema_default: Any
-    value: Any  # what params.yaml sets; _MISSING if it does not name the key
-    allowed: str  # the _CHECKS text, "" where no check applies
-    doc: str  # the trailing comment of the key in params.yaml, "" if none
-    in_schema: bool
-    in_params: bool
+    type: str  # the field's annotation
+    default: Any
+    allowed: str  # the field's check text; "true, false" for a flag, "" where no check applies
+    doc: str
 
 
-_MISSING = object()
-
-
-def _schema_leaves(obj: Any, prefix: str = "") -> dict[str, tuple[str, Any]]:
-    """{dotted key: (annotation, default)} of every leaf field of a config dataclass instance."""
-    out: dict[str, tuple[str, Any]] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out.update(_schema_leaves(value, f"{prefix}{f.name}."))
-        else:
-            out[prefix + f.name] = (f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)),
-                                    value)
-    return out
-
-
-def _trailing_comment(mapping: Any, key: str) -> str:
-    """The comment on the line of ``key`` in a ruamel CommentedMap, first line only ("" if none)."""
-    tokens = mapping.ca.items.get(key) or []
-    token = tokens[2] if len(tokens) > 2 else None
-    value = getattr(mapping[key], "ca", None)
-    if token is None and value is not None and getattr(value, "comment", None):  # a flow list: on the list
-        token = value.comment[0]
-    text = getattr(token, "value", "") or ""
-    first = text.split("\n", 1)[0].strip()
-    return first[1:].strip() if first.startswith("#") else ""
-
-
-def _load_params(path: Path = PARAMS) -> tuple[dict[str, tuple[Any, str]], dict[str, str]]:
-    """({dotted leaf key: (value, trailing comment)}, {section: its note}) of a params file, in file order.
-
-    A section's note is the block of comment lines right above it plus the comment on its own line.
-    """
-    from ruamel.yaml import YAML
-
-    text = path.read_text()
-    lines = text.splitlines()
-    data = YAML(typ="rt").load(io.StringIO(text))
-    leaves: dict[str, tuple[Any, str]] = {}
-    notes: dict[str, str] = {}
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        for t in (bool, int, float, str):
-            if isinstance(v, t):
-                return t(v)
-        return v
-
-    def walk(mapping: Any, prefix: str) -> None:
-        for key in mapping:
-            value = mapping[key]
-            dotted = prefix + str(key)
-            if isinstance(value, dict):
-                above = []
-                row = mapping.lc.key(key)[0] - 1
-                while row >= 0 and lines[row].lstrip().startswith("#"):
-                    above.insert(0, lines[row].strip().lstrip("#").strip())
-                    row -= 1
-                own = _trailing_comment(mapping, key)
-                notes[dotted] = " ".join(above + ([own] if own else []))
-                walk(value, dotted + ".")
-            else:
-                leaves[dotted] = (plain(value), _trailing_comment(mapping, key))
-
-    walk(data, "")
-    return leaves, notes
-
-
-def _checks() -> dict[str, str]:
-    from leod_core import config
-
-    return {key: allowed for key, _, allowed in config._CHECKS}
-
-
-def param_rows(path: Path = PARAMS) -> list[ParamRow]:
-    """Every key of the config schema and of ``path``: params.yaml's order, then keys only the schema has."""
+def param_rows() -> list[ParamRow]:
+    """Every parameter, in the schema's (= params.yaml's) order."""
     from leod_core.config import LeodConfig
+    from leod_core.config_schema import knobs
 
-    schema = _schema_leaves(LeodConfig())
-    params, _ = _load_params(path)
-    checks = _checks()
-    rows = []
-    for key in list(params) + [k for k in schema if k not in params]:
-        annotation, default = schema.get(key, ("", _MISSING))
-        value, doc = params.get(key, (_MISSING, ""))
-        allowed = checks.get(key, "true, false" if annotation == "bool" else "")
-        rows.append(ParamRow(key, annotation, default, value, allowed, doc, key in schema, key in params))
-    return rows
+    return [ParamRow(k.key, k.annotation, k.default,
+                     k.check.allowed if k.check else ("true, false" if k.annotation == "bool" else ""), k.doc)
+            for k in knobs(LeodConfig)]
 
 
-def params_reference(path: Path = PARAMS) -> str:
-    """``reference/params.md``: one table per section of params.yaml."""
-    rows = param_rows(path)
-    _, notes = _load_params(path)
-    undocumented = [r.key for r in rows if not r.doc]
+def params_reference() -> str:
+    """``reference/params.md``: one table per top-level section of the schema."""
+    from leod_core.config import LeodConfig
+    from leod_core.config_schema import sections as schema_sections
+
+    rows = param_rows()
+    notes = {s.key: s.doc for s in schema_sections(LeodConfig)}
     lines = _header(
-        "Parameters: `params.yaml`", "leod_core/config.py (schema, _CHECKS) and params.yaml (values, comments)",
-        f"{len(rows)} keys. Type and default are the schema's (`leod_core/config.py`), *params.yaml* the value "
-        "the file sets, *allowed* what the start-up check accepts (a value outside it stops every command "
-        "with one line naming the key), *doc* the comment on the key's line in params.yaml "
-        f"({len(rows) - len(undocumented)} keys have one, {len(undocumented)} have none). Override any key "
+        "Parameters: `params.yaml`", "the schema in leod_core/config.py",
+        f"{len(rows)} keys, each declared once in `leod_core/config.py` with its default, its doc and its check; "
+        "`params.yaml` is written from there (`make params-yaml`). *Allowed* is what the start-up check "
+        "accepts: a value outside it stops every command with one line naming the key. Override any key "
         "with `-S key=value` (`leod`) or `dvc exp run -S key=value`; `--params FILE` reads another file, "
         "e.g. an overlay in `presets/`.")
-    sections: dict[str, list[ParamRow]] = {}
+    by_section: dict[str, list[ParamRow]] = {}
     for row in rows:
-        sections.setdefault(row.key.split(".")[0] if "." in row.key else "", []).append(row)
-    for section, members in sections.items():
+        by_section.setdefault(row.key.split(".")[0] if "." in row.key else "", []).append(row)
+    for section, members in by_section.items():
         lines += [f"## `{section}`" if section else "## Top level", ""]
         if notes.get(section):
             lines += [_cell(notes[section]), ""]
-        lines += ["| key | type | default | params.yaml | allowed | doc |", "|---|---|---|---|---|---|"]
+        lines += ["| key | type | default | allowed | doc |", "|---|---|---|---|---|"]
         for r in members:
-            default = "" if r.schema_default is _MISSING else _code(_value(r.schema_default))
-            value = "(not set)" if r.value is _MISSING else (
-                "= default" if r.in_schema and _value(r.value) == _value(r.schema_default) else _code(_value(r.value)))
-            type_ = _code(r.type) if r.type else "(not in the schema)"
-            lines.append(f"| {_code(r.key)} | {type_} | {default} | {value} | {_cell(r.allowed)} | {_cell(r.doc)} |")
+            lines.append(f"| {_code(r.key)} | {_code(r.type)} | {_code(_value(r.default))} | {_cell(r.allowed)} "
+                         f"| {_cell(r.doc)} |")
         lines.append("")
     return "\n".join(lines)
 
