@@ -151,7 +151,7 @@ dvc-yaml: install
 # params.yaml from the config schema (leod_core/config.py: each key's default, doc and check, written once).
 # A test fails when the committed file is not what the schema renders.
 params-yaml: install
-	$(BIN)/python -m leod_core.params_yaml
+	$(BIN)/python -m flows.params_yaml
 
 # Two pytest-xdist workers (TEST_WORKERS=0: one process): most of the suite's time is subprocesses that
 # keep one core busy. Each worker builds the session's plumbing run once for its own tests.

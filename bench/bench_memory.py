@@ -21,7 +21,7 @@ from pathlib import Path
 
 from flows.server import prefect_server
 from leod_core.cameras import CameraSpec
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.labels.rvt_labels import build_labels_full
 from leod_core.labels.table import empty_labels, write_labels
 

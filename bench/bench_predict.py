@@ -27,7 +27,8 @@ import pandas as pd
 import torch
 
 from leod_core.cameras import get_camera
-from leod_core.config import PredictConfig, load_config
+from leod_core.config import PredictConfig
+from flows.settings import load_config
 from leod_core.events.prophesee_import import import_dataset
 from leod_core.layout import labels_full_path
 from leod_core.predict.run import load_predictor, predict_recording

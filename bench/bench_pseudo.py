@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from leod_core.cameras import get_camera
-from leod_core.config import TrackerConfig, load_config
+from leod_core.config import TrackerConfig
+from flows.settings import load_config
 from leod_core.events.h5_store import write_representations
 from leod_core.labels.table import empty_labels
 from leod_core.layout import SequencePaths

@@ -99,7 +99,7 @@ def round_of(labels: Path) -> int:
 
 def measure(labels: Path, dataset: Path, steps: int, warmup: int, overrides: list[str]) -> dict[str, float]:
     """Seconds per step by phase over ``steps`` steps after ``warmup``."""
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.train.loop import train_round
 
     clock = PhaseClock()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from leod_core.cameras import get_camera
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.data.batch import TrainBatch
 from leod_core.model.presets import build_detector
 from leod_core.train.checkpoint import ModelSpec

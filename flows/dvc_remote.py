@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from leod_core.config import load_config
+from flows.settings import load_config
 
 __all__ = ["remote_url", "configure_remote", "main"]
 

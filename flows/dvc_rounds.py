@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from leod_core.atomic import atomic_path
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.round_layout import pipeline_stages
 
 __all__ = ["ROUNDS_FILE", "rounds_vars", "render", "sync_rounds_file", "read_rounds_file", "main"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.round_layout import METRICS_FILE, check_round
 from tasks.evaluate import evaluate_model
 from tasks.mlflow_log import stage_run

@@ -36,7 +36,7 @@ from flows.subsample import subsample_flow
 from flows.suggest_frames import suggest_frames_flow
 from flows.train import train_flow
 from leod_core.atomic import atomic_path
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.labelling.budget_study import (RUN_COLUMNS, budget_split, count_frames, half_uniform,
                                               results_table, run_id, simulate_labeller)
 from leod_core.round_layout import ArtifactLayout

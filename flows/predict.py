@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from flows.runtime import map_as_tasks
-from leod_core.config import load_config
+from flows.settings import load_config
 from tasks.predict import predict_one
 from tasks.mlflow_log import stage_run
 

@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from flows.dvc_rounds import ROUNDS_FILE, sync_rounds_file
 from leod_core.atomic import atomic_path
-from leod_core.config import APPLIED_KEY, ConfigError, config_to_dict, load_config
+from leod_core.config import APPLIED_KEY, ConfigError, config_to_dict
+from flows.settings import load_config
 
 __all__ = ["render_applied", "apply_preset", "main"]
 

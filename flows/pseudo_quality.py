@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.round_layout import QUALITY_FILE, check_round
 from tasks.pseudo_quality import measure_quality
 from tasks.mlflow_log import stage_run

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from prefect import flow
 
-from leod_core.config import load_config
+from flows.settings import load_config
 from tasks.report import rounds_from_files, rounds_from_mlflow, write_report
 from tasks.mlflow_log import stage_run, tracking_uri
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flows.prefect_env import api_url, prepare_environment, repo_root
-from leod_core.config import ConfigError, OrchestrationConfig
+from leod_core.config import ConfigError
+from flows.settings import OrchestrationConfig
 from tasks.policies import retry_on_io_error
 
 #: errors that mean the user's input or parameters are wrong: reported as one line, never retried
@@ -214,7 +215,7 @@ def config_for_command(params_path: str, overrides: list[str], workers: int) -> 
     """
     import dataclasses
 
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     if workers < 1:
         raise ValueError(f"--workers must be >= 1 (got {workers})")

@@ -107,7 +107,7 @@ def dvc_repro(stage: str, repo: str, force: bool = False) -> float:
 def self_train_flow(repo: str = ".", params: str = "params.yaml", force: bool = False) -> dict[str, float]:
     """Run every stage of ``repo``'s dvc.yaml in order (rounds from ``params``); returns seconds per stage."""
     from flows.dvc_rounds import sync_rounds_file
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     repo_p = Path(repo).resolve()
     cfg = load_config(repo_p / params)

@@ -65,7 +65,7 @@ def apply_overrides(repo: Path, overrides: list[str]) -> None:
     from omegaconf import OmegaConf
 
     from flows.dvc_rounds import sync_rounds_file
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     params = repo / "params.yaml"
     load_config(params, overrides)  # fail early, one line, on a bad override
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"smoke: dvc repro failed (exit {first.returncode})", file=sys.stderr)
                 return 1
             second = repro(repo, env)
-        from leod_core.config import load_config
+        from flows.settings import load_config
 
         problems = check_outputs(repo, load_config(repo / "params.yaml").rounds, detects=True)
         if second.ran:

@@ -33,10 +33,12 @@ from flows.runtime import ONE_LINE_ERRORS, StepFailed, make_task_runner, run_flo
 from flows.subsample import subsample_flow
 from flows.synth import synth_flow
 from flows.train import train_flow
-from leod_core.config import LeodConfig, OrchestrationConfig, config_to_dict, load_config
+from leod_core.config import LeodConfig, config_to_dict
+from flows.settings import OrchestrationConfig, load_config
 from leod_core.round_layout import ArtifactLayout, round_stages
 from flows.stages import stage_fingerprints
-from leod_core.study import RunSpec, parallel_seconds, plan_study, select_runs, stage_key
+from leod_core.study import RunSpec
+from flows.study_plan import parallel_seconds, plan_study, select_runs, stage_key
 from tasks.study import log_run_summary, run_stage, stage_done, stage_records, write_study_outputs
 
 __all__ = ["study_flow", "run_study", "study_task_runner", "StudyContext", "study_context", "run_overrides",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from leod_core.config import load_config
+from flows.settings import load_config
 from tasks.subsample import SubsampleResult, subsample_labels
 from tasks.mlflow_log import stage_run
 

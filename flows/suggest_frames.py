@@ -8,7 +8,7 @@ import pandas as pd
 from prefect import flow
 
 from flows.runtime import map_as_tasks
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.round_layout import check_round
 from tasks.suggest_frames import draw_suggestions, sequence_signals_of, write_suggestions
 

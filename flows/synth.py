@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.runtime import task_map_fn
-from leod_core.config import load_config
+from flows.settings import load_config
 from tasks.synth import synth_totals
 from tasks.mlflow_log import stage_run
 

@@ -164,7 +164,7 @@ def _params_md5(repo: Path) -> str:
 
 def round_metrics(repo: Path) -> dict[str, dict[str, float]]:
     """{round: {metric: value}} of every evaluated round under ``repo/artifacts``."""
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.round_layout import ArtifactLayout
 
     cfg = load_config(repo / "params.yaml")
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"verify: error: {exc}", file=sys.stderr)
             return 1
         from flows.smoke import check_outputs
-        from leod_core.config import load_config
+        from flows.settings import load_config
 
         rounds = load_config(repo / "params.yaml").rounds
         # hashes of a pipeline whose detectors find nothing would pass whatever the evaluator or the

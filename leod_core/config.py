@@ -1,4 +1,6 @@
-"""``params.yaml`` -> typed, validated settings.
+"""``params.yaml`` -> typed, validated settings: the core's sections (data, model, training, evaluation,
+pseudo-labels, prediction). The pipeline's own sections (orchestration, MLflow, DVC, study) extend this
+schema in ``flows/settings.py``; ``leod_core`` never reads them.
 
 Loaded once with OmegaConf onto frozen dataclasses: an unknown key, a wrong type or a value out of range
 stops with one line naming the key and what is allowed, before any work starts. Derived values (padded
@@ -25,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from leod_core.labels.label_files import LABEL_FORMATS
-from leod_core.config_schema import Check, knob, knobs, section
+from leod_core.config_schema import (Check, Knob, at_least, distinct, in_unit, knob, knobs, one_of, positive,
+                                     section, unit)
 from leod_core.round_layout import ArtifactLayout
 
 from leod_core.cameras import (
@@ -35,7 +38,7 @@ from leod_core.cameras import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ConfigError", "Setting", "TargetMode", "LeodConfig", "FullLabelsConfig", "StudyConfig", "STUDY_ABLATIONS",
+    "ConfigError", "Setting", "TargetMode", "LeodConfig", "FullLabelsConfig", "SYNTH_PRESET_NAMES",
     "load_config", "config_to_dict", "BASE_KEY", "APPLIED_KEY",
 ]
 
@@ -56,38 +59,12 @@ class TargetMode(str, Enum):
 
 # ------------------------------------------------------------------ allowed values and their checks
 _PRESETS = ("nano", "tiny", "small", "base")
-_SYNTH_PRESETS = ("default", "small", "micro", "gen1like")  # leod_core/synth/presets.py
+SYNTH_PRESET_NAMES = ("default", "small", "micro", "gen1like")  # leod_core/synth/presets.py
 _SYNTH_MAX_CLASSES = 8  # object kinds of leod_core/synth/scene.py (checked against it in tests)
-_RUNNERS = ("sequential", "thread", "dask")
 _SPLITS = ("val", "test")
 #: how a self-training round's labels are made (``pseudo.method``): LEOD's pseudo-labels, or the baseline
 #: without a model (leod_core/pseudo/propagate.py)
 PSEUDO_METHODS = ("leod", "tracker_only")
-
-
-def _prob(v: float) -> bool:
-    return 0.0 <= v <= 1.0
-
-
-def _unit(what: str) -> Check:
-    return Check(_prob, f"{what} in [0, 1]")
-
-
-def _at_least(n: int, note: str = "") -> Check:
-    return Check(lambda v: v >= n, f"an integer >= {n}" + (f" ({note})" if note else ""))
-
-
-def _positive(what: str) -> Check:
-    return Check(lambda v: v > 0, f"{what} > 0")
-
-
-def _distinct(ok: Any, allowed: str) -> Check:
-    """A list check that also refuses repeated values."""
-    return Check(lambda v: len(set(v)) == len(v) and ok(v), allowed)
-
-
-def _one_of(values: tuple[str, ...]) -> Check:
-    return Check(lambda v: v in values, f"one of {', '.join(values)}")
 
 
 @dataclass(frozen=True)
@@ -111,7 +88,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class SynthConfig:
-    preset: str = knob("default", "default | small | micro | gen1like", _one_of(_SYNTH_PRESETS))
+    preset: str = knob("default", "default | small | micro | gen1like", one_of(SYNTH_PRESET_NAMES))
     seed: int = knob(0, "random seed of the synthetic recordings and labels (leod synth --seed)")
     height: int = knob(0, "rendered sensor rows; 0 = dataset.camera's (synth: 120)",
                        Check(lambda v: v == 0 or 32 <= v <= 2048, "0 (= dataset.camera's) or pixels in [32, 2048]"))
@@ -123,7 +100,7 @@ class SynthConfig:
         Check(lambda v: 0 <= v <= _SYNTH_MAX_CLASSES,
               f"0 (= dataset.camera's) or a class count in [1, {_SYNTH_MAX_CLASSES}]"))
     label_format: str = knob("npy", "npy (NAME_bbox.npy) | csv (NAME_bbox.csv: t,x,y,w,h,class,...)",
-                             _one_of(LABEL_FORMATS))
+                             one_of(LABEL_FORMATS))
 
 
 @dataclass(frozen=True)
@@ -132,23 +109,23 @@ class SubsampleConfig:
                         Check(lambda v: v in {s.value for s in Setting}, "one of wsod, ssod"))
     ratio: float = knob(0.05, "wsod: keep every round(1/ratio)-th label frame; ssod: fraction of sequences",
                         Check(lambda v: 0.0 < v <= 1.0, "a ratio in (0, 1]"))
-    split_offset: int = knob(0, "label split; the paper averages splits 0, 1, 2", _at_least(0))
+    split_offset: int = knob(0, "label split; the paper averages splits 0, 1, 2", at_least(0))
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     hflip: float = knob(0.5, "probability of a horizontal flip, random-access and streaming (LEOD 0.5)",
-                        _unit("a probability"))
-    zoom_random: float = knob(0.8, "random-access samples: probability of a zoom (LEOD 0.8)", _unit("a probability"))
+                        unit("a probability"))
+    zoom_random: float = knob(0.8, "random-access samples: probability of a zoom (LEOD 0.8)", unit("a probability"))
     zoom_in_weight: float = knob(0.8, "random-access zooms: probability that it zooms in, else out (LEOD 8:2)",
-                                 _unit("a probability"))
+                                 unit("a probability"))
     zoom_in_max: float = knob(1.5, "zoom-in factor drawn from U[1, zoom_in_max], window around a box (LEOD 1.5)",
                               Check(lambda v: v >= 1, "a factor >= 1"))
     zoom_out_max: float = knob(1.2, "zoom-out factor drawn from U[1, zoom_out_max] (LEOD 1.2)",
                                Check(lambda v: v >= 1, "a factor >= 1"))
     zoom_stream: float = knob(0.5, "streaming samples: probability of a zoom-out, once per sequence (LEOD 0.5)",
-                              _unit("a probability"))
-    tflip: float = knob(0.5, "probability of a time flip (LEOD 0.5 label-efficient; RVT 0)", _unit("a probability"))
+                              unit("a probability"))
+    tflip: float = knob(0.5, "probability of a time flip (LEOD 0.5 label-efficient; RVT 0)", unit("a probability"))
 
 
 @dataclass(frozen=True)
@@ -156,8 +133,8 @@ class DataConfig:
     sequence_length: int = knob(
         5,
         "L (truncated BPTT length); 5 on the synthetic camera: 2x the steps of L=10 per CPU-minute",
-        _at_least(1))
-    batch_size: int = knob(8, "per process, streaming + random", _at_least(1))
+        at_least(1))
+    batch_size: int = knob(8, "per process, streaming + random", at_least(1))
     w_stream: float = knob(1.0, "streaming share of a batch: random = round(B*w_random/(w_stream+w_random)) (LEOD 1:1)",
                            Check(lambda v: v >= 0, "a weight >= 0"))
     w_random: float = knob(1.0, "random-access share of a batch (0 = all streaming; LEOD 1)",
@@ -165,7 +142,7 @@ class DataConfig:
     num_workers: int = knob(
         0,
         "DataLoader worker processes; > 0: LEOD's per-worker stream sets (LEOD 8); 0 = in-process",
-        _at_least(0))
+        at_least(0))
     augment: AugmentConfig = section(AugmentConfig)
 
 
@@ -178,15 +155,15 @@ class FullLabelsConfig:
     sequence_length: int = knob(
         0,
         "data.sequence_length, 0 = keep (LEOD gen4: 5, 10 label-efficient; gen1: 21 in both)",
-        _at_least(0, "0 = data.sequence_length"))
-    tflip: float = knob(0.0, "data.augment.tflip (LEOD 0 with all labels, 0.5 label-efficient)", _unit("a probability"))
+        at_least(0, "0 = data.sequence_length"))
+    tflip: float = knob(0.0, "data.augment.tflip (LEOD 0 with all labels, 0.5 label-efficient)", unit("a probability"))
     steps: int = knob(0, "train.steps of round 0, 0 = keep (LEOD/RVT: 400k on full data)",
-                      _at_least(0, "0 = train.steps"))
+                      at_least(0, "0 = train.steps"))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    preset: str = knob("nano", "nano | tiny | small | base", _one_of(_PRESETS))
+    preset: str = knob("nano", "nano | tiny | small | base", one_of(_PRESETS))
 
 
 @dataclass(frozen=True)
@@ -196,52 +173,52 @@ class LossConfig:
     ignore_bbox_thresh: tuple[float, ...] = knob(
         (0.7, 0.35),
         "rounds >= 1, target_mode ignore: boxes with obj or cls conf < it are ignored (LEOD)",
-        Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+        Check(lambda v: all(in_unit(x) for x in v), "probabilities in [0, 1]"))
     reg_weight: float = knob(5.0, "weight of the IoU loss: total = reg_weight x IoU + obj + cls (YOLOX/LEOD 5)",
-                             _positive("a weight"))
+                             positive("a weight"))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = knob(1000, "calibrated: make run < 30 min on 2 cores (docs/results/default-run.md)", _at_least(1))
-    steps_self_train: int = knob(1000, "train.steps of rounds >= 1 (LEOD: 150k)", _at_least(1))
+    steps: int = knob(1000, "calibrated: make run < 30 min on 2 cores (docs/results/default-run.md)", at_least(1))
+    steps_self_train: int = knob(1000, "train.steps of rounds >= 1 (LEOD: 150k)", at_least(1))
     lr: float = knob(
         3e-3,
         "LEOD/RVT use 2e-4 over 200k-400k steps; 1000 CPU steps need more (val AP 0.21 vs 0.13 at 1e-3)",
-        _positive("a learning rate"))
+        positive("a learning rate"))
     lr_self_train: float = knob(3e-3, "same as round 0: rounds differ only in their labels",
-                                _positive("a learning rate"))
+                                positive("a learning rate"))
     pct_start: float = knob(0.005, "OneCycle: fraction of the steps warming up to lr (LEOD/RVT 0.005)",
                             Check(lambda v: 0 < v < 1, "a fraction in (0, 1)"))
-    div_factor: float = knob(20.0, "OneCycle: initial lr = lr / div_factor (LEOD/RVT 20)", _positive("a factor"))
+    div_factor: float = knob(20.0, "OneCycle: initial lr = lr / div_factor (LEOD/RVT 20)", positive("a factor"))
     final_div_factor: float = knob(10000.0, "OneCycle: final lr = lr / final_div_factor (LEOD/RVT 10000)",
-                                   _positive("a factor"))
-    clip_value: float = knob(1.0, "gradient clipping by value (LEOD/RVT 1.0)", _positive("a value"))
-    ckpt_every: int = knob(200, "steps between resume checkpoints in the work folder", _at_least(1))
+                                   positive("a factor"))
+    clip_value: float = knob(1.0, "gradient clipping by value (LEOD/RVT 1.0)", positive("a value"))
+    ckpt_every: int = knob(200, "steps between resume checkpoints in the work folder", at_least(1))
     val_every: int = knob(0, "validate on the val split every N steps (keeps best.pt); 0 = no validation",
-                          _at_least(0, "0 = off"))
+                          at_least(0, "0 = off"))
     val_conf_threshold: float = knob(0.1, "score threshold of that validation (LEOD/RVT 0.1)")
     init_from_previous: bool = knob(
         False,
         "round k >= 1 starts from round k-1's last.pt (a LEOD option); false = fresh weights")
     devices: int = knob(1, "training processes; > 1 relaunches under torchrun, DDP (docs/how-to/multi-gpu.md)",
-                        _at_least(1))
+                        at_least(1))
     seed: int = knob(0, "initial weights and the training loader's draws (per rank: seed + 1009 x rank)")
     threads: int = knob(
         2,
         "torch threads of train/evaluate/pseudo-label: results are bit-exact for a fixed count (0 = all cores)",
-        _at_least(0))
+        at_least(0))
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    split: str = knob("test", "val | test: the split leod evaluate scores and the report compares", _one_of(_SPLITS))
-    conf_threshold: float = knob(0.001, "score threshold of the boxes evaluated (RVT/LEOD 0.001)", _unit("a threshold"))
-    nms_iou: float = knob(0.45, "class-wise NMS IoU (RVT/LEOD 0.45)", _unit("an IoU"))
-    batch_size: int = knob(8, "sequences streamed together in one forward pass (RVT 8)", _at_least(1))
+    split: str = knob("test", "val | test: the split leod evaluate scores and the report compares", one_of(_SPLITS))
+    conf_threshold: float = knob(0.001, "score threshold of the boxes evaluated (RVT/LEOD 0.001)", unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU (RVT/LEOD 0.45)", unit("an IoU"))
+    batch_size: int = knob(8, "sequences streamed together in one forward pass (RVT 8)", at_least(1))
     num_vis_frames: int = knob(6, "example frames drawn with labels and predictions (eval/frames/*.png)")
     memory_reset_every: int = knob(0, "0: keep the LSTM states over the stream (RVT); 1: no memory (an ablation)",
-                                   _at_least(0, "0 = never reset"))
+                                   at_least(0, "0 = never reset"))
 
 
 @dataclass(frozen=True)
@@ -253,14 +230,14 @@ class TTAConfig:
 @dataclass(frozen=True)
 class TrackerConfig:
     enable: bool = knob(True, "run the tracking filter (false: the no_tracking ablation)")
-    iou_threshold: float = knob(0.45, "IoU matching a box to a track (LEOD 0.45)", _unit("an IoU"))
+    iou_threshold: float = knob(0.45, "IoU matching a box to a track (LEOD 0.45)", unit("an IoU"))
     q: float = knob(0.9, "track confidence decay per missed frame (LEOD 0.9)",
                     Check(lambda v: 0 < v < 1, "a decay in (0, 1)"))
-    min_conf: float = knob(0.55, "a track whose confidence falls below this ends (LEOD 0.55)", _unit("a confidence"))
+    min_conf: float = knob(0.55, "a track whose confidence falls below this ends (LEOD 0.55)", unit("a confidence"))
     min_track_len: int = knob(
         6,
         "frames a finished track must span, else its boxes become ignore boxes (LEOD 6 = 300 ms)",
-        _at_least(1))
+        at_least(1))
     inpaint: bool = knob(True, "add a kept track's missed frames as ignore boxes (LEOD true)")
 
 
@@ -270,19 +247,19 @@ class PseudoConfig:
         "leod",
         "leod: the model's detections + TTA + tracker | tracker_only: the baseline, sparse GT carried by the "
         "tracker alone",
-        _one_of(PSEUDO_METHODS))
+        one_of(PSEUDO_METHODS))
     conf_threshold: float = knob(0.01, "score threshold of the raw predictions and of the merged views (LEOD 0.01)",
-                                 _unit("a threshold"))
-    nms_iou: float = knob(0.45, "class-wise NMS IoU, per view and after merging the views (LEOD 0.45)", _unit("an IoU"))
+                                 unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU, per view and after merging the views (LEOD 0.45)", unit("an IoU"))
     obj_thresh: tuple[float, ...] = knob(
         (0.6, 0.3),
         "per class: keep a predicted box iff objectness > this (LEOD [0.6, 0.3])",
-        Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+        Check(lambda v: all(in_unit(x) for x in v), "probabilities in [0, 1]"))
     cls_thresh: tuple[float, ...] = knob((0.6, 0.3), "per class: ... and class confidence > this (LEOD [0.6, 0.3])",
-                                         Check(lambda v: all(_prob(x) for x in v), "probabilities in [0, 1]"))
+                                         Check(lambda v: all(in_unit(x) for x in v), "probabilities in [0, 1]"))
     use_gt: bool = knob(True, "copy the kept GT frames verbatim instead of predicting them (LEOD true)")
     batch_size: int = knob(8, "forward-pass rows; a sequence is labelled alone, all its TTA views in one batch",
-                           _at_least(1))
+                           at_least(1))
     tta: TTAConfig = section(TTAConfig)
     tracker: TrackerConfig = section(TrackerConfig)
 
@@ -294,100 +271,22 @@ class PredictConfig:
     conf_threshold: float = knob(
         0.001,
         "boxes written: eval's threshold, so evaluate-boxes on them scores like leod evaluate",
-        _unit("a threshold"))
-    nms_iou: float = knob(0.45, "class-wise NMS IoU of the boxes written (eval's 0.45)", _unit("an IoU"))
+        unit("a threshold"))
+    nms_iou: float = knob(0.45, "class-wise NMS IoU of the boxes written (eval's 0.45)", unit("an IoU"))
     every_ms: int = knob(50, "a multiple of the 50 ms window; the detector still sees every window",
                          Check(lambda v: v >= 50 and v % 50 == 0, "a multiple of the 50 ms window (50, 100, ...)"))
     score_threshold: float = knob(0.3, "boxes drawn in --video/--gif and tracked by --track (pseudo.tracker settings)",
-                                  _unit("a threshold"))
+                                  unit("a threshold"))
     speed: float = knob(1.0, "video fps = 1000 / every_ms x speed (20 fps = real time at 50 ms)",
                         Check(lambda v: 0 < v <= 100, "a factor in (0, 100]"))
-    gif_seconds: float = knob(5.0, "length of the --gif clip from the start, in video seconds", _positive("seconds"))
+    gif_seconds: float = knob(5.0, "length of the --gif clip from the start, in video seconds", positive("seconds"))
     video_height: int = knob(240, "event frames scaled up by an integer factor to at least this height (synth: x2)",
                              Check(lambda v: 16 <= v <= 4320, "pixels in [16, 4320]"))
 
 
 @dataclass(frozen=True)
-class OrchestrationConfig:
-    task_runner: str = knob("thread", "sequential | thread | dask", _one_of(_RUNNERS))
-    max_workers: int = knob(2, "threads of the thread runner; worker processes of a local Dask cluster", _at_least(1))
-    dask_address: str = knob("", "tcp://host:8786 of a running scheduler; empty = local cluster")
-    prefect_port: int = knob(4200, "port of the local Prefect server (UI and API on 127.0.0.1)",
-                             Check(lambda v: 1 <= v <= 65535, "a TCP port"))
-    cron: str = knob("", 'e.g. "0 2 * * *" for the served self-training deployment')
-
-
-@dataclass(frozen=True)
-class MlflowConfig:
-    tracking_uri: str = knob("sqlite:///mlflow.db", "MLflow store every run logs to; MLFLOW_TRACKING_URI overrides it")
-    experiment: str = knob("", "empty = <camera>-<setting>-<ratio>")
-    port: int = knob(5000, "port of the MLflow UI that leod serve starts on 127.0.0.1",
-                     Check(lambda v: 1 <= v <= 65535, "a TCP port"))
-
-
-@dataclass(frozen=True)
-class DvcConfig:
-    remote_url: str = knob(
-        "../leod-dvc-remote",
-        "the DVC remote `leod` (python -m flows.dvc_remote); LEOD_DVC_REMOTE overrides")
-
-
-
-#: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
-#: None of them changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which
-#: is why an ablation run shares round 0 with the plain run of the same setting, ratio and seed.
-STUDY_ABLATIONS: dict[str, tuple[str, ...]] = {
-    "no_tta": ("pseudo.tta.hflip=false", "pseudo.tta.tflip=false"),
-    "no_tracking": ("pseudo.tracker.enable=false",),
-    "no_inpaint": ("pseudo.tracker.inpaint=false",),
-    "soft": ("loss.target_mode=soft",),
-    "tracker_only": ("pseudo.method=tracker_only",),  # the baseline: no model, the sparse GT carried by the tracker
-}
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    """``leod study``: label ratio x seed grid + ablations on a smaller dataset, fewer steps."""
-
-    synth_preset: str = knob(
-        "small",
-        "the study's own synthetic dataset (artifacts/study/data); default | small | micro | gen1like",
-        _one_of(_SYNTH_PRESETS))
-    dataset: str = knob("", "a preprocessed dataset (RVT layout) to study instead; empty = synthesise")
-    steps: int = knob(150, "train.steps of every study run (round 0); 2 workers: 1 h 38 min measured on 2 cores",
-                      _at_least(1))
-    steps_self_train: int = knob(150, "train.steps_self_train (rounds >= 1)", _at_least(1))
-    rounds: int = knob(2, "self-training rounds after round 0", _at_least(0))
-    seeds: tuple[int, ...] = knob(
-        (0, 1, 2),
-        "subsample.split_offset (and train.seed) of the repetitions",
-        _distinct(lambda v: len(v) >= 1 and all(x >= 0 for x in v), "a non-empty list of distinct integers >= 0"))
-    wsod_ratios: tuple[float, ...] = knob(
-        (0.01, 0.02, 0.05, 0.1),
-        "WSOD label ratios of the main runs (LEOD's)",
-        _distinct(lambda v: all(0 < x <= 0.5 for x in v), "distinct ratios in (0, 0.5]"))
-    ssod_ratios: tuple[float, ...] = knob(
-        (0.05, 0.1),
-        "SSOD ratios (fraction of sequences labelled) of the main runs",
-        _distinct(lambda v: all(0 < x < 1 for x in v), "distinct ratios in (0, 1)"))
-    full_labels: bool = knob(True, "one fully supervised run per seed")
-    ablations: tuple[str, ...] = knob(
-        ("no_tta", "no_tracking", "no_inpaint", "soft", "tracker_only"),
-        "ablation runs (self-training rounds only; tracker_only: the baseline), see STUDY_ABLATIONS",
-        _distinct(lambda v: all(x in STUDY_ABLATIONS for x in v), f"distinct names among {', '.join(STUDY_ABLATIONS)}"))
-    ablation_ratio: float = knob(0.0, "WSOD ratio of the ablations; 0 = subsample.ratio",
-                                 Check(lambda v: 0 <= v <= 0.5, "0 (= subsample.ratio) or a WSOD ratio in (0, 0.5]"))
-    ablation_rounds: int = knob(1, "self-training rounds of an ablation run", _at_least(1))
-    overrides: tuple[str, ...] = knob(
-        ("train.ckpt_every=50",),
-        "extra key=value for every study run (50: a killed run resumes close by)",
-        Check(lambda v: all("=" in x and not x.startswith("study.") for x in v),
-              "a list of key=value strings (not study.* keys)"))
-
-
-@dataclass(frozen=True)
 class LeodConfig:
-    rounds: int = knob(1, "self-training rounds after the supervised round 0", _at_least(0))
+    rounds: int = knob(1, "self-training rounds after the supervised round 0", at_least(0))
     paths: PathsConfig = section(PathsConfig)
     dataset: DatasetConfig = section(DatasetConfig)
     synth: SynthConfig = section(SynthConfig)
@@ -404,13 +303,6 @@ class LeodConfig:
     predict: PredictConfig = section(
         PredictConfig,
         "leod predict (not a DVC stage); --every-ms / --speed override these")
-    orchestration: OrchestrationConfig = section(OrchestrationConfig)
-    mlflow: MlflowConfig = section(MlflowConfig)
-    dvc: DvcConfig = section(DvcConfig)
-    study: StudyConfig = section(
-        StudyConfig,
-        "`leod study` (make study): WSOD/SSOD label ratios x seeds, full labels, ablations; one resumable flow. "
-        "Every study run = these params + the keys below, in artifacts/study/<run>/ (see leod_core/study.py).")
 
     @functools.cached_property
     def camera(self) -> CameraSpec:
@@ -431,9 +323,6 @@ class LeodConfig:
         """A full-label run (WSOD or SSOD ratio 1): :class:`FullLabelsConfig` applies."""
         return self.subsample.ratio == 1.0
 
-    def experiment_name(self) -> str:
-        return self.mlflow.experiment or f"{self.camera.name}-{self.subsample.setting}-{self.subsample.ratio:g}"
-
     @property
     def layout(self) -> ArtifactLayout:
         """Where this run's rounds keep their files (``paths.artifacts``; leod_core/round_layout.py)."""
@@ -442,8 +331,10 @@ class LeodConfig:
 
 
 
-#: the parameters with a check, in schema order (the first invalid one is reported)
-_CHECKED = [k for k in knobs(LeodConfig) if k.check is not None]
+@functools.lru_cache(maxsize=None)
+def _checked(schema: type) -> list[Knob]:
+    """The parameters of ``schema`` with a check, in declaration order (the first invalid one is reported)."""
+    return [k for k in knobs(schema) if k.check is not None]
 
 
 def _get(cfg: LeodConfig, dotted: str) -> Any:
@@ -458,7 +349,7 @@ def _validate(cfg: LeodConfig) -> None:
         cfg.camera  # noqa: B018 (resolves and validates dataset.camera first: the other checks use it)
     except CameraError as exc:
         raise ConfigError(f"params: {exc}") from None
-    for k in _CHECKED:
+    for k in _checked(type(cfg)):
         value = _get(cfg, k.key)
         if not k.check.ok(value):
             raise ConfigError(f"params: {k.key}={value!r} is invalid; allowed: {k.check.allowed}")
@@ -535,21 +426,25 @@ def _read_layers(path: Path, overlays: tuple[Path, ...] = ()) -> list[tuple[Path
     return _read_layers(Path(os.path.normpath(path.parent / base)), (*overlays, path)) + [(path, loaded)]
 
 
-def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | None = None) -> LeodConfig:
-    """Merge ``params.yaml`` (or an overlay on it, see ``base``) and ``key=value`` overrides onto the schema
+def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | None = None,
+                schema: type[LeodConfig] = LeodConfig) -> LeodConfig:
+    """Merge ``params.yaml`` (or an overlay on it, see ``base``) and ``key=value`` overrides onto ``schema``
     and validate every key.
+
+    ``schema`` is the core's sections alone by default; the pipeline loads its params files with
+    ``flows.settings.PipelineConfig`` (the core plus orchestration, MLflow, DVC and the study).
 
     Raises ConfigError with a one-line message on any unknown key or invalid value; a key a file brings
     names that file.
     """
-    schema = OmegaConf.structured(LeodConfig)
-    _make_writable(schema)
+    structured = OmegaConf.structured(schema)
+    _make_writable(structured)
     layers: list[tuple[Path | None, Any]] = list(_read_layers(Path(path))) if path is not None else []
     try:
         # one layer per override, in order: `-S dataset.camera=gen4 -S dataset.camera.all_classes=true` refines
         # gen4 (in one dotlist the second key would replace the first)
         layers += [(None, OmegaConf.from_dotlist([o])) for o in overrides or ()]
-        merged = schema
+        merged = structured
         for source, layer in layers:
             in_source = f" (in {source})" if source is not None else ""
             _drop_retired_keys(layer, in_source)
@@ -564,7 +459,7 @@ def load_config(path: str | Path | None = "params.yaml", overrides: list[str] | 
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise ConfigError(_one_line(exc)) from None
-    assert isinstance(cfg, LeodConfig)
+    assert isinstance(cfg, schema)
     cfg = _freeze_lists(cfg)
     _validate(cfg)
     cfg = _apply_full_labels(cfg)

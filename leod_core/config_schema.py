@@ -1,6 +1,6 @@
 """How a parameter is declared, once: its default, its one-line doc and its check sit on the dataclass field
 (:func:`knob`), and everything else is read from there: validation (``leod_core/config.py``), the committed
-``params.yaml`` (:mod:`leod_core.params_yaml`, a test fails when it is out of date) and the docs' parameter
+``params.yaml`` (:mod:`flows.params_yaml`, a test fails when it is out of date) and the docs' parameter
 reference (``tools/gen_reference.py``).
 """
 
@@ -10,7 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Check", "knob", "section", "Knob", "Section", "knobs", "sections"]
+__all__ = ["Check", "knob", "section", "Knob", "Section", "knobs", "sections", "in_unit", "unit", "at_least",
+           "positive", "distinct", "one_of"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,32 @@ class Check:
 
     ok: Callable[[Any], bool]
     allowed: str
+
+
+def in_unit(v: float) -> bool:
+    return 0.0 <= v <= 1.0
+
+
+def unit(what: str) -> Check:
+    """A value in [0, 1]: ``what`` names it ("a probability", "an IoU")."""
+    return Check(in_unit, f"{what} in [0, 1]")
+
+
+def at_least(n: int, note: str = "") -> Check:
+    return Check(lambda v: v >= n, f"an integer >= {n}" + (f" ({note})" if note else ""))
+
+
+def positive(what: str) -> Check:
+    return Check(lambda v: v > 0, f"{what} > 0")
+
+
+def distinct(ok: Callable[[Any], bool], allowed: str) -> Check:
+    """A list check that also refuses repeated values."""
+    return Check(lambda v: len(set(v)) == len(v) and ok(v), allowed)
+
+
+def one_of(values: tuple[str, ...] | dict[str, Any]) -> Check:
+    return Check(lambda v: v in values, f"one of {', '.join(values)}")
 
 
 def knob(default: Any, doc: str, check: Check | None = None) -> Any:

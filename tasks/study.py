@@ -2,7 +2,7 @@
 MLflow summary runs.
 
 A stage's result is persisted by Prefect under ``<study>/.stage-results/<stage>-<fingerprint>`` (its cache
-key, :func:`leod_core.study.stage_key`) once the stage's flow returned, with the stage's wall time: the
+key, :func:`flows.study_plan.stage_key`) once the stage's flow returned, with the stage's wall time: the
 next study finds it there and skips the stage. A killed study therefore re-runs at most the stage that
 was in progress (and training resumes inside it from its checkpoint).
 """

@@ -116,7 +116,7 @@ def test_bad_camera_files_name_the_file(tmp_path):
 
 # ---------------------------------------------------------------------------------- through params.yaml
 def test_camera_in_params_file_block_and_overrides(tmp_path):
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     (tmp_path / "presets").mkdir()
     (tmp_path / "presets" / "cam.yaml").write_text(
@@ -145,7 +145,8 @@ def test_camera_in_params_file_block_and_overrides(tmp_path):
 
 
 def test_bad_camera_in_params_is_one_line_naming_key_and_file(tmp_path):
-    from leod_core.config import ConfigError, load_config
+    from leod_core.config import ConfigError
+    from flows.settings import load_config
 
     (tmp_path / "cam.yaml").write_text("name: mycam\nheight: 0\nwidth: 260\nclass_names: [car]\n")
     (tmp_path / "p.yaml").write_text("dataset:\n  camera: cam.yaml\n")

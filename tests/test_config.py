@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from leod_core.config import ConfigError, load_config
+from leod_core.config import ConfigError
+from flows.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,3 +88,15 @@ def test_retired_top_level_seed_is_ignored_with_a_warning(tmp_path, caplog) -> N
         cfg = load_config(old)
     assert cfg.rounds == 2 and not hasattr(LeodConfig, "seed")
     assert "'seed' (in " in caplog.text and "train.seed" in caplog.text
+
+
+def test_core_schema_knows_no_orchestration_keys():
+    # leod_core reads no Prefect / MLflow / DVC / study settings: its schema refuses them, the pipeline's has them
+    from leod_core import config as core
+    from flows.settings import PipelineConfig
+
+    with pytest.raises(ConfigError, match=r"^params: unknown key 'orchestration' \(in .*params.yaml\)$"):
+        core.load_config(REPO / "params.yaml")
+    cfg = load_config(REPO / "params.yaml")
+    assert isinstance(cfg, PipelineConfig) and cfg.study.rounds == 2 and cfg.experiment_name() == "synth-wsod-0.05"
+    assert not hasattr(core.load_config(None), "study")

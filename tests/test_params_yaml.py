@@ -3,9 +3,10 @@
 import yaml
 import pytest
 
-from leod_core.config import ConfigError, LeodConfig, load_config
+from leod_core.config import ConfigError
+from flows.settings import PipelineConfig, load_config
 from leod_core.config_schema import knobs, sections
-from leod_core.params_yaml import main, render_params_yaml, yaml_value
+from flows.params_yaml import main, render_params_yaml, yaml_value
 from tests.test_config import REPO
 
 
@@ -22,14 +23,14 @@ def test_check_mode_names_the_fix(tmp_path, capsys):
 
 
 def test_every_key_has_a_doc_and_every_section_reads_back():
-    assert [k.key for k in knobs(LeodConfig) if not k.doc] == []
+    assert [k.key for k in knobs(PipelineConfig) if not k.doc] == []
     data = yaml.safe_load(render_params_yaml())
-    for k in knobs(LeodConfig):
+    for k in knobs(PipelineConfig):
         node = data
         for part in k.key.split("."):
             node = node[part]
         assert node == (list(k.default) if isinstance(k.default, tuple) else k.default), k.key
-    assert {s.key for s in sections(LeodConfig)} >= {"data.augment", "pseudo.tracker", "study"}
+    assert {s.key for s in sections(PipelineConfig)} >= {"data.augment", "pseudo.tracker", "study"}
 
 
 @pytest.mark.parametrize("value", [1e-5, 3e-3, 10000.0, 0.0, "", "a b", "yes", "[x]", "0.5", "x: y", (0.6, 0.3),
@@ -43,7 +44,7 @@ def test_each_check_refuses_a_value_naming_its_key():
     # the checks live on the fields: each one must reject something, with the key and what is allowed
     bad = {"int": -5, "float": -5.0, "str": "no-such-value", "tuple[float, ...]": [-1.0, 2.0],
            "tuple[int, ...]": [-1], "tuple[str, ...]": ["no=such", "no=such"]}
-    checked = [k for k in knobs(LeodConfig) if k.check is not None]
+    checked = [k for k in knobs(PipelineConfig) if k.check is not None]
     assert len(checked) >= 75
     for k in checked:
         value = bad[k.annotation]

@@ -10,7 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from flows.preset import apply_preset
-from leod_core.config import BASE_KEY, ConfigError, config_to_dict, load_config
+from leod_core.config import BASE_KEY, ConfigError, config_to_dict
+from flows.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "presets"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.dvc_rounds import render
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.round_layout import (ArtifactLayout, Stage, check_round, first_round, pipeline_stages,
                                     round_stages, stage_order)
 

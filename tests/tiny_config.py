@@ -10,7 +10,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from leod_core.cameras import CAMERAS, CameraSpec
-from leod_core.config import LeodConfig, load_config
+from leod_core.config import LeodConfig
+from flows.settings import load_config
 
 __all__ = ["FAKE_TRAIN", "TINY_TRAIN", "small_camera", "tiny_config"]
 

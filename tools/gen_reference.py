@@ -226,21 +226,21 @@ class ParamRow:
 
 def param_rows() -> list[ParamRow]:
     """Every parameter, in the schema's (= params.yaml's) order."""
-    from leod_core.config import LeodConfig
+    from flows.settings import PipelineConfig
     from leod_core.config_schema import knobs
 
     return [ParamRow(k.key, k.annotation, k.default,
                      k.check.allowed if k.check else ("true, false" if k.annotation == "bool" else ""), k.doc)
-            for k in knobs(LeodConfig)]
+            for k in knobs(PipelineConfig)]
 
 
 def params_reference() -> str:
     """``reference/params.md``: one table per top-level section of the schema."""
-    from leod_core.config import LeodConfig
+    from flows.settings import PipelineConfig
     from leod_core.config_schema import sections as schema_sections
 
     rows = param_rows()
-    notes = {s.key: s.doc for s in schema_sections(LeodConfig)}
+    notes = {s.key: s.doc for s in schema_sections(PipelineConfig)}
     lines = _header(
         "Parameters: `params.yaml`", "the schema in leod_core/config.py",
         f"{len(rows)} keys, each declared once in `leod_core/config.py` with its default, its doc and its check; "

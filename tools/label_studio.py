@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.labelling.paths import EXPORT_DIR, labelling_dir
 
     cfg = load_config(args.params, args.overrides)

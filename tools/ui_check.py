@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows.commands.serve import DEPLOYMENT_NAME
     from flows.runtime import prepare_environment
     from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, stage_env
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     tmp = Path(tempfile.mkdtemp(prefix="leod-ui-check-"))
     serve = None

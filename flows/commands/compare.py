@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     cfg = load_config(args.params, args.overrides)
     prepare_environment()

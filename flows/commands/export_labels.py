@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.labelling.export import export_frames
     from leod_core.labelling.frame_list import read_frame_list
     from leod_core.labelling.paths import EXPORT_DIR, labelling_dir

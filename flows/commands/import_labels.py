@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.labelling.importing import human_table, merge_human, read_returned
     from leod_core.labelling.manifest import find_manifest, read_manifest
     from leod_core.labelling.paths import HUMAN_FILE, MERGED_FILE, labelling_dir

@@ -57,7 +57,7 @@ def describe(preset: str, camera: CameraSpec | str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     if args.camera is not None:
         camera: CameraSpec | str = args.camera

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.predict.run import prepare
 
     params = args.params if Path(args.params).exists() or args.params != "params.yaml" else None

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.round_layout import check_round
 
     cfg = load_config(args.params, args.overrides)

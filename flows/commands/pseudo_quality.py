@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.round_layout import check_round
     from leod_core.eval.quality import IOU_THRESHOLDS
 

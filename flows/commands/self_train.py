@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from flows.runtime import prepare_environment
     from flows.server import prefect_server
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     cfg = load_config(Path(args.repo) / args.params)
     prepare_environment(Path(args.repo))

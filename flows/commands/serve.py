@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from flows.runtime import prepare_environment
     from flows.server import mlflow_server, mlflow_ui_available, prefect_server, require_free_port, wait_healthy
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from tasks.mlflow_log import tracking_uri
 
     repo = Path(args.repo).resolve()

@@ -37,7 +37,7 @@ def _hms(seconds: float) -> str:
 def dry_run(args: argparse.Namespace) -> int:
     """Print the run list (stages done / total) and the projected time of what is left."""
     from flows.study import pending_stages, project_seconds, run_stages, study_context
-    from leod_core.study import plan_study, select_runs
+    from flows.study_plan import plan_study, select_runs
 
     ctx = study_context(args.params, args.overrides, args.out)
     plan = plan_study(ctx.cfg)
@@ -66,8 +66,8 @@ def dry_run(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment
-    from leod_core.config import load_config
-    from leod_core.study import plan_study, select_runs
+    from flows.settings import load_config
+    from flows.study_plan import plan_study, select_runs
 
     if args.shard is not None:
         raise ValueError("--shard was removed: the runs are tasks of one flow; --workers N runs N at once, and "

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment, run_flow
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     cfg = load_config(args.params, args.overrides)
     prepare_environment()

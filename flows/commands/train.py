@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.round_layout import check_round
 
     cfg = load_config(args.params, args.overrides)

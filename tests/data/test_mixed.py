@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from leod_core.config import AugmentConfig, load_config
+from leod_core.config import AugmentConfig
+from flows.settings import load_config
 from leod_core.data.batch import TrainBatch
 from leod_core.data.mixed import MixedLoader, build_train_loader, split_batch_size, stream_worker_count
 from leod_core.data.sequence import load_train_sequences

@@ -89,16 +89,16 @@ def _schema_fields(obj, prefix: str = "") -> set[str]:
 
 
 def test_params_reference_lists_every_key_and_every_schema_field(gen):
-    from leod_core.config import LeodConfig
+    from flows.settings import PipelineConfig
     from leod_core.config_schema import knobs
 
     page = gen.params_reference()
     listed = [m for cell in _first_cells_all(page) for m in re.findall(r"^`([^`]+)`$", cell)]
     assert len(listed) == len(set(listed)), "a key is listed twice"
     in_file = _yaml_leaves(yaml.safe_load((REPO / "params.yaml").read_text()))
-    in_schema = _schema_fields(LeodConfig())
+    in_schema = _schema_fields(PipelineConfig())
     assert in_file == in_schema == set(listed), sorted(in_file ^ set(listed) | in_schema ^ set(listed))
-    for k in knobs(LeodConfig):
+    for k in knobs(PipelineConfig):
         assert k.doc and gen._cell(k.doc) in page, k.key
         if k.check is not None:
             assert gen._cell(k.check.allowed) in page, k.key
@@ -110,11 +110,11 @@ def _first_cells_all(page: str) -> list[str]:
 
 
 def test_section_docs_head_their_tables(gen):
-    from leod_core.config import LeodConfig
+    from flows.settings import PipelineConfig
     from leod_core.config_schema import sections
 
     page = gen.params_reference()
-    for sec in sections(LeodConfig):
+    for sec in sections(PipelineConfig):
         if sec.doc and "." not in sec.key:
             assert page.split(f"## `{sec.key}`", 1)[1].lstrip().startswith(gen._cell(sec.doc)), sec.key
 

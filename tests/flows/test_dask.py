@@ -19,7 +19,7 @@ import pytest
 from flows.import_data import import_flow
 from flows.pseudo_label import pseudo_label_flow
 from flows.runtime import make_task_runner, run_flow
-from leod_core.config import OrchestrationConfig
+from flows.settings import OrchestrationConfig
 from leod_core.events.dat_io import EVENT_DTYPE, write_dat
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from pseudo_fakes import BlobDetector, write_blob_sequence

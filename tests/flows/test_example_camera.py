@@ -17,7 +17,7 @@ from flows.preset import apply_preset
 from flows.server import prefect_server
 from flows.smoke import MICRO_OVERRIDES, apply_overrides, check_outputs, make_repo_copy, repro, stage_env
 from leod_core.cameras import resolve_camera
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.events.h5_store import ReprReader
 from leod_core.labels.table import read_labels
 from leod_core.layout import labels_full_path, list_sequences

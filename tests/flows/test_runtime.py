@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.runtime import make_task_runner, map_as_tasks, prepare_environment, repo_root
-from leod_core.config import OrchestrationConfig
+from flows.settings import OrchestrationConfig
 
 
 def _square(x: int, offset: int = 0) -> int:

@@ -93,7 +93,7 @@ def test_result_changing_parameters_are_tracked() -> None:
 
 def _changed(overrides: list[str], rounds: int = 2) -> set[str]:
     from flows.stages import stage_fingerprints
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     base = stage_fingerprints(load_config(None, [f"rounds={rounds}"]))
     other = stage_fingerprints(load_config(None, [f"rounds={rounds}", *overrides]))
@@ -128,7 +128,7 @@ def test_stage_fingerprints_change_exactly_downstream_of_a_declared_key(override
 
 def test_stage_fingerprints_of_a_round_do_not_depend_on_the_round_count():
     from flows.stages import stage_fingerprints
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     two, three = (stage_fingerprints(load_config(None, [f"rounds={r}"])) for r in (2, 3))
     assert {n: f for n, f in two.items() if n != "report"} == {n: two_f for n, two_f in three.items()
@@ -138,7 +138,7 @@ def test_stage_fingerprints_of_a_round_do_not_depend_on_the_round_count():
 
 def test_full_label_runs_fingerprint_their_folded_sections():
     from flows.stages import stage_fingerprints
-    from leod_core.config import load_config
+    from flows.settings import load_config
 
     full = stage_fingerprints(load_config(None, ["subsample.ratio=1.0"]))
     flip = stage_fingerprints(load_config(None, ["subsample.ratio=1.0", "full_labels.tflip=0.5"]))

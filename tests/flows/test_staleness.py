@@ -19,7 +19,7 @@ import pytest
 from flows.server import prefect_server
 from flows.smoke import apply_overrides, repro
 from flows.stages import STAGES, code_deps
-from leod_core.config import load_config
+from flows.settings import load_config
 
 DVC = str(Path(sys.executable).parent / "dvc")
 ROUNDS = 1  # the plumbing run's

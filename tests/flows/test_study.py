@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 import flows.study as study_mod
-from leod_core.config import STUDY_ABLATIONS, ConfigError, load_config
-from leod_core.study import ABLATION_LABELS, mean_std, parallel_seconds, plan_study, select_runs
+from leod_core.config import ConfigError
+from flows.settings import STUDY_ABLATIONS, load_config
+from leod_core.study import ABLATION_LABELS, mean_std
+from flows.study_plan import parallel_seconds, plan_study, select_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
         "study.seeds=[0]", "study.wsod_ratios=[0.1]", "study.ssod_ratios=[0.34]", "study.ablations=[no_inpaint]",
@@ -184,7 +186,7 @@ def test_run_stage_keys_share_the_base_round0_and_follow_declared_params(tmp_pat
 def test_study_task_runner_follows_workers_and_dask():
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    from leod_core.config import OrchestrationConfig
+    from flows.settings import OrchestrationConfig
 
     one = study_mod.study_task_runner(OrchestrationConfig(task_runner="thread", max_workers=2), 1)
     assert isinstance(one, ThreadPoolTaskRunner) and one._max_workers == 1  # a run holds torch's process state

@@ -43,7 +43,7 @@ def test_train_devices_2_under_torchrun_then_evaluate(dataset_root: Path, tmp_pa
     from mlflow.tracking import MlflowClient
 
     from flows.server import prefect_server
-    from leod_core.config import load_config
+    from flows.settings import load_config
     from leod_core.train.checkpoint import load_checkpoint, load_detector
     from leod_core.train.loop import train_round
 

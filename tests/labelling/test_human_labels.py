@@ -77,7 +77,8 @@ def test_pseudo_label_stages_depend_on_the_human_table(tmp_path):
     """dvc.yaml's pseudo_label and pseudo_quality stages (rounds >= 1) list the table, no other stage does;
     its content changes the fingerprints of pseudo_label@1 and everything downstream, never round 0's."""
     from flows.stages import stage_fingerprints, stage_instances
-    from leod_core.config import ConfigError, config_to_dict, load_config
+    from leod_core.config import ConfigError, config_to_dict
+    from flows.settings import load_config
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert "${paths.human_labels}" in _deps(stages["pseudo_label"])

@@ -15,7 +15,7 @@ import pytest
 
 from flows.server import prefect_server
 from flows.smoke import repro
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.labelling.frame_list import read_frame_list
 from leod_core.labels.human import read_human
 from leod_core.labels.table import read_labels

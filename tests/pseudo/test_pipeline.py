@@ -8,7 +8,7 @@ import pytest
 from pseudo_fakes import GT_FRAMES, NUM_REPRS, BlobDetector, blob_box, camera_for, write_blob_sequence
 
 from leod_core.cameras import IGNORE_CLASS_ID
-from leod_core.config import load_config
+from flows.settings import load_config
 from leod_core.labels.table import empty_labels, validate_labels
 from leod_core.pseudo.pipeline import (
     check_round_table,

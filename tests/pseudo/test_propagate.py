@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from pseudo_fakes import GT_FRAMES, NUM_REPRS, camera_for, write_blob_sequence
 
-from leod_core.config import TrackerConfig, load_config
+from leod_core.config import TrackerConfig
+from flows.settings import load_config
 from leod_core.pseudo.pipeline import check_round_table, pseudo_label_sequence
 from leod_core.pseudo.propagate import propagate_gt
 from test_pipeline import gt_rows

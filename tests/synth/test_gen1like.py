@@ -55,9 +55,9 @@ def test_new_fields_default_to_the_planar_behaviour():
 
 
 def test_gen1like_is_listed_where_presets_are():
-    from leod_core.config import _SYNTH_PRESETS  # noqa: PLC2701
+    from leod_core.config import SYNTH_PRESET_NAMES
 
-    assert set(_SYNTH_PRESETS) == set(SYNTH_PRESETS)
+    assert set(SYNTH_PRESET_NAMES) == set(SYNTH_PRESETS)
     assert GEN1LIKE.label_period_us == get_camera("gen1").label_period_us == 250_000
     assert GEN1LIKE.clean_label_splits == ("test",)
 

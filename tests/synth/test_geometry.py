@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from leod_core.cameras import camera_from_mapping, get_camera
-from leod_core.config import ConfigError, load_config
+from leod_core.config import ConfigError
+from flows.settings import load_config
 from leod_core.events.dat_io import read_dat
 from leod_core.synth.presets import SynthPreset
 from leod_core.synth.scene import CAR, OBJECT_KINDS, sample_scene

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from leod_core.config import load_config
+from flows.settings import load_config
 from tasks.mlflow_log import dvc_hashes, flatten, stage_run
 
 

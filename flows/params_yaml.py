@@ -1,8 +1,9 @@
 """``params.yaml`` written from the config schema: every key with its default and its doc as a comment.
 
 The file is committed (DVC reads it, users edit copies of it), but its keys, values and comments are the
-schema's (:mod:`leod_core.config_schema`), so a key is written once: ``python -m leod_core.params_yaml``
-(``make params-yaml``) rewrites it, and a test fails when the committed file is not what this renders.
+schema's (``leod_core/config.py`` and ``flows/settings.py``, declared with :mod:`leod_core.config_schema`),
+so a key is written once: ``python -m flows.params_yaml`` (``make params-yaml``) rewrites the file, and a
+test fails when the committed one is not what this renders.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from typing import Any
 
 import yaml
 
+from flows.settings import PipelineConfig
 from leod_core.atomic import atomic_path
-from leod_core.config import LeodConfig
 from leod_core.config_schema import knobs, sections
 
 __all__ = ["render_params_yaml", "yaml_value", "main"]
 
 HEADER = """\
-# Every knob of the pipeline, written from the schema in leod_core/config.py (make params-yaml): edit a
-# default or a doc there. Validated at start-up: an unknown key or a value out of range stops with one line
-# naming the key. Per-class lists are [car, ped] (gen4 expands LEOD-style).
+# Every knob of the pipeline, written from the schema (leod_core/config.py, flows/settings.py) by
+# make params-yaml: edit a default or a doc there. Validated at start-up: an unknown key or a value out
+# of range stops with one line naming the key. Per-class lists are [car, ped] (gen4 expands LEOD-style).
 """
 COMMENT_COLUMN = 26
 WIDTH = 110
@@ -66,10 +67,10 @@ def _line(indent: int, text: str, doc: str) -> str:
 
 def render_params_yaml() -> str:
     """The text of ``params.yaml``: the schema's keys in declaration order, each with its doc."""
-    docs = {s.key: s for s in sections(LeodConfig)}
+    docs = {s.key: s for s in sections(PipelineConfig)}
     out = [HEADER.rstrip("\n")]
     opened: list[str] = []  # the sections the previous key sat in
-    for k in knobs(LeodConfig):
+    for k in knobs(PipelineConfig):
         path = k.key.split(".")[:-1]
         for depth, name in enumerate(path):
             key = ".".join(path[:depth + 1])
@@ -89,7 +90,7 @@ def render_params_yaml() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m leod_core.params_yaml", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m flows.params_yaml", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date, write nothing")
     parser.add_argument("--path", default="params.yaml", help="the file (default: params.yaml)")
     args = parser.parse_args(argv)
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with atomic_path(path) as tmp:
         tmp.write_text(text)
-    print(f"wrote {path} ({len(knobs(LeodConfig))} keys)")
+    print(f"wrote {path} ({len(knobs(PipelineConfig))} keys)")
     return 0
 
 
