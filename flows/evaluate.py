@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.settings import load_config
-from leod_core.round_layout import METRICS_FILE, check_round
+from leod_core.round_layout import FRAMES_DIR, METRICS_FILE, PR_PLOT_FILE, check_round
 from tasks.evaluate import evaluate_model
 from tasks.mlflow_log import stage_run
 
@@ -30,7 +30,7 @@ def evaluate_flow(round_idx: int, params: str = "params.yaml", overrides: list[s
                    extra_tags={"split": split}) as run:
         metrics = evaluate_model(cfg, ckpt_p, dataset_p, split, out_p, device)
         run.log_metrics(metrics, step=round_idx)
-        for name in (METRICS_FILE, "pr_curves.png", "frames"):
+        for name in (METRICS_FILE, PR_PLOT_FILE, FRAMES_DIR):
             run.log_artifact(out_p / name)
         for csv_path in sorted(out_p.glob("pr_*.csv")):
             run.log_artifact(csv_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.settings import load_config
-from leod_core.round_layout import QUALITY_FILE, check_round
+from leod_core.round_layout import QUALITY_FILE, QUALITY_PLOT_FILE, check_round
 from tasks.pseudo_quality import measure_quality
 from tasks.mlflow_log import stage_run
 
@@ -32,5 +32,5 @@ def pseudo_quality_flow(round_idx: int, params: str = "params.yaml", overrides: 
         run.log_metrics({"overall": q["overall"], "per_class": q["per_class"], "counts": q["counts"]},
                         step=round_idx, prefix="pseudo.")
         run.log_artifact(out_p / QUALITY_FILE)
-        run.log_artifact(out_p / "quality.png")
+        run.log_artifact(out_p / QUALITY_PLOT_FILE)
     return q | {"out": str(out_p)}

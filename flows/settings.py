@@ -15,8 +15,8 @@ from leod_core import config as core
 from leod_core.config import SYNTH_PRESET_NAMES, LeodConfig
 from leod_core.config_schema import Check, at_least, distinct, knob, one_of, section
 
-__all__ = ["OrchestrationConfig", "MlflowConfig", "DvcConfig", "StudyConfig", "STUDY_ABLATIONS", "PipelineConfig",
-           "load_config"]
+__all__ = ["OrchestrationConfig", "MlflowConfig", "DvcConfig", "StudyConfig", "Ablation", "STUDY_ABLATIONS",
+           "PipelineConfig", "load_config"]
 
 _RUNNERS = ("sequential", "thread", "dask")
 
@@ -46,16 +46,24 @@ class DvcConfig:
         "the DVC remote `leod` (python -m flows.dvc_remote); LEOD_DVC_REMOTE overrides")
 
 
+@dataclass(frozen=True)
+class Ablation:
+    """One ablation of ``leod study``: its row in ablations.csv and the overrides of its self-training rounds."""
 
-#: the study's ablations (LEOD paper, Table 4 style): name -> overrides of the self-training rounds only.
-#: None of them changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which
-#: is why an ablation run shares round 0 with the plain run of the same setting, ratio and seed.
-STUDY_ABLATIONS: dict[str, tuple[str, ...]] = {
-    "no_tta": ("pseudo.tta.hflip=false", "pseudo.tta.tflip=false"),
-    "no_tracking": ("pseudo.tracker.enable=false",),
-    "no_inpaint": ("pseudo.tracker.inpaint=false",),
-    "soft": ("loss.target_mode=soft",),
-    "tracker_only": ("pseudo.method=tracker_only",),  # the baseline: no model, the sparse GT carried by the tracker
+    label: str
+    overrides: tuple[str, ...]
+
+
+#: the study's ablations (LEOD paper, Table 4 style), by the name ``study.ablations`` uses. None of them
+#: changes round 0 (GT boxes have confidence 1, so ``soft`` equals ``ignore`` there), which is why an
+#: ablation run shares round 0 with the plain run of the same setting, ratio and seed.
+STUDY_ABLATIONS: dict[str, Ablation] = {
+    "no_tta": Ablation("without TTA", ("pseudo.tta.hflip=false", "pseudo.tta.tflip=false")),
+    "no_tracking": Ablation("without tracking filter", ("pseudo.tracker.enable=false",)),
+    "no_inpaint": Ablation("without inpainting", ("pseudo.tracker.inpaint=false",)),
+    "soft": Ablation("soft targets", ("loss.target_mode=soft",)),
+    # the baseline: no model, the sparse GT carried by the tracker
+    "tracker_only": Ablation("tracker only (baseline, no model)", ("pseudo.method=tracker_only",)),
 }
 
 

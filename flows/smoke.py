@@ -132,7 +132,7 @@ def check_outputs(repo: Path, rounds: int = 1, detects: bool = False) -> list[st
             problems.append(f"{m}: AP={ap!r}: round {k}'s detector found nothing")
         else:
             aps[k] = float(ap)
-        for path in (r.weights, r.model_dir / "loss.csv", r.eval_dir() / "pr.csv"):
+        for path in (r.weights, r.loss_curve, r.pr_table()):
             if not path.is_file():
                 problems.append(f"missing {path}")
     if detects and len(set(aps.values())) < len(aps):
@@ -162,7 +162,7 @@ def check_outputs(repo: Path, rounds: int = 1, detects: bool = False) -> list[st
             if sources.get("pseudo", 0) == 0 or sources.get("gt", 0) == 0:
                 problems.append(f"{labels}: boxes by source {sources} (ignore-class boxes left out): round {k} "
                                 "needs GT and the model's pseudo boxes")
-    for path in (layout.report_dir / "rounds.csv", layout.report_dir / "rounds.png"):
+    for path in (layout.report_table, layout.report_plot):
         if not path.is_file():
             problems.append(f"missing {path}")
     return problems

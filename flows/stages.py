@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from leod_core.round_layout import ArtifactLayout
+
 __all__ = ["StageSpec", "STAGES", "spec_of", "StageInstance", "stage_instances", "declared_values",
            "stage_fingerprints", "import_closure", "code_deps", "render_dvc_yaml", "main"]
 
@@ -58,7 +60,11 @@ class StageSpec:
 
 
 _NO_CACHE = {"cache": False}
-_A = "${paths.artifacts}"
+#: the artifact layout with dvc.yaml's templates for its folder and rounds: every path below is spelled by
+#: leod_core/round_layout.py, the module the stages write through, so a file name has one home
+_LAYOUT = ArtifactLayout("${paths.artifacts}")
+_R0, _RK, _RPREV, _RI = (_LAYOUT.round(k) for k in (0, "${key}", "${item.prev}", "${item}"))
+_RLAST = _LAYOUT.round("${last_round}")
 #: the person's ground truth (leod import-labels): an input no stage makes, committed to git (an empty
 #: table until someone labels); round 0 never reads it, so it stays LEOD's sparse-GT protocol
 _HUMAN = "${paths.human_labels}"
@@ -74,61 +80,56 @@ STAGES: list[StageSpec] = [
         comment="its own path, so a paths.raw pointed at real data is never an out DVC deletes before a run"),
     StageSpec("import", "import_prophesee", "leod import-prophesee ${paths.raw} ${paths.dataset}", ["${paths.raw}"],
               ["dataset.camera"], outs=["${paths.dataset}"]),
-    StageSpec("subsample", "subsample", f"leod subsample --out {_A}/round_0/labels",
+    StageSpec("subsample", "subsample", f"leod subsample --out {_R0.labels_dir}",
               ["${paths.dataset}/train/labels_full.parquet"], ["subsample", "data.sequence_length"],
-              outs=[f"{_A}/round_0/labels"]),
+              outs=[f"{_R0.labels_dir}"]),
     StageSpec(
         "pretrain", "train", "leod train --round 0",
         # where the dropped labels were comes from the dataset's label index, never from withheld.parquet
-        [f"{_A}/round_0/labels/labels.parquet", "${paths.dataset}/train"],
+        [f"{_R0.labels}", "${paths.dataset}/train"],
         ["dataset.camera", "model", "data", "full_labels", "loss.target_mode", "loss.reg_weight", "train.steps",
          "train.lr", "train.pct_start", "train.div_factor", "train.final_div_factor", "train.clip_value",
          "train.val_every", "train.val_conf_threshold", "train.devices", "train.seed",
          *_MODEL_RUNTIME],
-        outs=[f"{_A}/round_0/model/last.pt"], metrics=[(f"{_A}/round_0/model/metrics.json", _NO_CACHE)],
-        plots=[(f"{_A}/round_0/model/loss.csv", {"x": "step", "y": "loss", **_NO_CACHE})],
+        outs=[f"{_R0.weights}"], metrics=[(f"{_R0.train_summary}", _NO_CACHE)],
+        plots=[(f"{_R0.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
         comment="round 0: supervised pre-training on the sparse ground truth"),
     StageSpec(
         "pseudo_label", "pseudo_label", "leod pseudo-label --round ${key}",
-        [f"{_A}/round_${{item.prev}}/model/last.pt", f"{_A}/round_0/labels/labels.parquet", _HUMAN,
-         "${paths.dataset}/train"],
+        [f"{_RPREV.weights}", f"{_R0.labels}", _HUMAN, "${paths.dataset}/train"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "pseudo", *_MODEL_RUNTIME],
-        outs=[f"{_A}/round_${{key}}/labels/labels.parquet", (f"{_A}/round_${{key}}/labels/leod_export", _NO_CACHE)],
+        outs=[f"{_RK.labels}", (f"{_RK.export_dir}", _NO_CACHE)],
         foreach="${self_train}",
         comment="rounds k >= 1: pseudo-label with round k-1's model (GT: round 0's + paths.human_labels), "
                 "measure the labels, retrain"),
     StageSpec(
         "pseudo_quality", "pseudo_quality", "leod pseudo-quality --round ${key}",
-        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_0/labels/withheld.parquet", _HUMAN],
+        [f"{_RK.labels}", f"{_LAYOUT.withheld}", _HUMAN],
         ["dataset.camera"],
-        metrics=[(f"{_A}/round_${{key}}/quality/quality.json", _NO_CACHE)],
-        plots=[f"{_A}/round_${{key}}/quality/quality.png"], foreach="${self_train}"),
+        metrics=[(f"{_RK.quality}", _NO_CACHE)], plots=[f"{_RK.quality_plot}"], foreach="${self_train}"),
     StageSpec(
         "train", "train", "leod train --round ${key}",
-        [f"{_A}/round_${{key}}/labels/labels.parquet", f"{_A}/round_${{item.prev}}/model/last.pt",
-         "${paths.dataset}/train"],
+        [f"{_RK.labels}", f"{_RPREV.weights}", "${paths.dataset}/train"],
         ["dataset.camera", "model", "data", "full_labels", "loss", "train.steps_self_train", "train.lr_self_train",
          "train.init_from_previous", "train.pct_start", "train.div_factor", "train.final_div_factor",
          "train.clip_value", "train.val_every", "train.val_conf_threshold", "train.devices",
          "train.seed", *_MODEL_RUNTIME],
-        outs=[f"{_A}/round_${{key}}/model/last.pt"], metrics=[(f"{_A}/round_${{key}}/model/metrics.json", _NO_CACHE)],
-        plots=[(f"{_A}/round_${{key}}/model/loss.csv", {"x": "step", "y": "loss", **_NO_CACHE})],
+        outs=[f"{_RK.weights}"], metrics=[(f"{_RK.train_summary}", _NO_CACHE)],
+        plots=[(f"{_RK.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
         foreach="${self_train}"),
     StageSpec(
         "evaluate", "evaluate", "leod evaluate --round ${item}",
-        [f"{_A}/round_${{item}}/model/last.pt", "${paths.dataset}/test"],
+        [f"{_RI.weights}", "${paths.dataset}/test"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "eval", *_MODEL_RUNTIME],
-        outs=[f"{_A}/round_${{item}}/eval/frames"], metrics=[(f"{_A}/round_${{item}}/eval/metrics.json", _NO_CACHE)],
-        plots=[(f"{_A}/round_${{item}}/eval/pr.csv", {"x": "recall", "y": "precision", **_NO_CACHE}),
-               f"{_A}/round_${{item}}/eval/pr_curves.png"],
+        outs=[f"{_RI.eval_frames()}"], metrics=[(f"{_RI.metrics()}", _NO_CACHE)],
+        plots=[(f"{_RI.pr_table()}", {"x": "recall", "y": "precision", **_NO_CACHE}), f"{_RI.pr_plot()}"],
         foreach="${all_rounds}"),
     StageSpec(
-        "report", "compare", f"leod compare --source files --out {_A}/report",
-        [f"{_A}/round_0/eval/metrics.json", f"{_A}/round_${{last_round}}/eval/metrics.json",
-         f"{_A}/round_${{last_round}}/quality/quality.json"],
+        "report", "compare", f"leod compare --source files --out {_LAYOUT.report_dir}",
+        [f"{_R0.metrics()}", f"{_RLAST.metrics()}", f"{_RLAST.quality}"],
         ["rounds", "eval.split"],
-        outs=[f"{_A}/report/rounds.png"],
-        plots=[(f"{_A}/report/rounds.csv", {"x": "round", "y": "AP", **_NO_CACHE})],
+        outs=[f"{_LAYOUT.report_plot}"],
+        plots=[(f"{_LAYOUT.report_table}", {"x": "round", "y": "AP", **_NO_CACHE})],
         comment="reads every round's metrics.json and quality.json (not MLflow, which it only logs to); "
                 "the first and last are its deps, every round in between is upstream of the last one"),
 ]
@@ -231,9 +232,9 @@ def _file_sha256(path: str) -> str | None:
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
 
 
-def _module_file(module: str) -> Path | None:
+def _module_file(module: str, root: Path) -> Path | None:
     """The file of a repository module (``a/b.py`` or ``a/b/__init__.py``); None if it is not one."""
-    base = ROOT.joinpath(*module.split("."))
+    base = root.joinpath(*module.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
         if path.is_file():
             return path
@@ -260,10 +261,15 @@ def _imports(path: Path, module: str) -> set[str]:
     return {m for m in found if m.split(".")[0] in PACKAGES}
 
 
-@lru_cache(maxsize=None)
 def import_closure(module: str) -> tuple[str, ...]:
     """Repository files (relative paths, sorted) that importing ``module`` and calling into it can
     execute: the module, every repository module it imports transitively, and their packages' ``__init__``."""
+    return _import_closure(module, ROOT)
+
+
+@lru_cache(maxsize=None)
+def _import_closure(module: str, root: Path) -> tuple[str, ...]:
+    # cached per repository root: a closure computed in another tree (a test's) never answers for this one
     seen: set[str] = set()
     files: set[Path] = set()
     todo = [module]
@@ -275,12 +281,12 @@ def import_closure(module: str) -> tuple[str, ...]:
         parts = mod.split(".")
         for i in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
             todo.append(".".join(parts[:i]))
-        path = _module_file(mod)
+        path = _module_file(mod, root)
         if path is None:
             continue
         files.add(path)
         todo.extend(_imports(path, mod))
-    return tuple(sorted(str(p.relative_to(ROOT)) for p in files))
+    return tuple(sorted(str(p.relative_to(root)) for p in files))
 
 
 def code_deps(spec: StageSpec) -> list[str]:

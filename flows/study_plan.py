@@ -53,8 +53,8 @@ def plan_study(cfg: PipelineConfig) -> list[RunSpec]:
         base = _main_id("wsod", abl_ratio, seed)
         for name in st.ablations:
             runs.append(RunSpec(f"abl_{name}-wsod-{abl_ratio:g}-s{seed}", "ablation", "wsod", abl_ratio, seed,
-                                st.ablation_rounds, ablation=name, base=base,
-                                overrides=_run_overrides("wsod", abl_ratio, seed) + STUDY_ABLATIONS[name]))
+                                st.ablation_rounds, ablation=name, label=STUDY_ABLATIONS[name].label, base=base,
+                                overrides=_run_overrides("wsod", abl_ratio, seed) + STUDY_ABLATIONS[name].overrides))
     return runs
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.settings import load_config
-from leod_core.round_layout import METRICS_FILE, check_round
+from leod_core.round_layout import LOSS_FILE, METRICS_FILE, check_round
 from tasks.mlflow_log import stage_run
 from leod_core.train.loop import TIMING_FILE
 from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun
@@ -55,7 +55,7 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
             if init_p:
                 argv += ["--init", str(init_p)]
             train_model_torchrun(cfg.train.devices, argv)
-            for step, metrics in loss_rows(work / "loss.csv"):
+            for step, metrics in loss_rows(work / LOSS_FILE):
                 run.log_metrics(metrics, step=step)
             result = json.loads((work / METRICS_FILE).read_text()) | json.loads((work / TIMING_FILE).read_text())
         else:
@@ -68,6 +68,6 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
         result["weights"] = str(weights)
         run.log_metrics({k: v for k, v in result.items() if k in ("final_loss", "steps", "wall_s", "steps_per_s",
                                                                    "resumed_from", "best_ap") and v is not None})
-        run.log_artifact(out_p / "loss.csv")
+        run.log_artifact(out_p / LOSS_FILE)
         run.log_artifact(out_p / METRICS_FILE)
     return result

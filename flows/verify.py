@@ -156,10 +156,18 @@ def run_micro(workdir: Path, overrides: list[str] = ()) -> Path:
     return repo
 
 
-def _params_md5(repo: Path) -> str:
+def params_md5(path: Path) -> str:
+    """The md5 of a params file's values (key order and comments aside): the README's numbers belong to it."""
     import hashlib
 
-    return hashlib.md5((repo / "params.yaml").read_bytes()).hexdigest()
+    import yaml
+
+    values = yaml.safe_load(path.read_text())
+    return hashlib.md5(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def _params_md5(repo: Path) -> str:
+    return params_md5(repo / "params.yaml")
 
 
 def round_metrics(repo: Path) -> dict[str, dict[str, float]]:

@@ -329,8 +329,6 @@ class LeodConfig:
         return ArtifactLayout(self.paths.artifacts)
 
 
-
-
 @functools.lru_cache(maxsize=None)
 def _checked(schema: type) -> list[Knob]:
     """The parameters of ``schema`` with a check, in declaration order (the first invalid one is reported)."""

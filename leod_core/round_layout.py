@@ -3,8 +3,10 @@
 One home for both facts, read by every layer: the commands (their ``--help`` defaults), the stage flows
 (default paths and round checks), ``rounds.yaml`` (the rounds dvc.yaml templates over), ``leod
 self-train`` (the stage order it drives), ``leod study`` (the stages of each run), the report, the smoke
-and verify checks. ``dvc.yaml`` spells the same stages for DVC, which needs a static file; a test
-checks that its stage names, order and outputs equal :func:`pipeline_stages` (tests/test_round_layout.py).
+and verify checks. ``dvc.yaml`` (generated from flows/stages.py) spells its paths through
+:class:`RoundPaths` with DVC's templates for the round, so each file name below is written here only; a
+test checks that its stage names and dependency order equal :func:`pipeline_stages`
+(tests/test_round_layout.py).
 
 Layout of ``paths.artifacts`` (one folder per round ``K``)::
 
@@ -23,18 +25,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "MODEL_FILES", "EXPORT_DIR", "METRICS_FILE",
-           "QUALITY_FILE", "RoundPaths", "ArtifactLayout", "check_round", "first_round", "Stage",
+__all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "BEST_WEIGHTS_FILE", "LOSS_FILE", "MODEL_FILES",
+           "EXPORT_DIR", "METRICS_FILE", "PR_TABLE_FILE", "PR_PLOT_FILE", "FRAMES_DIR", "QUALITY_FILE",
+           "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout", "check_round", "first_round", "Stage",
            "round_stages", "pipeline_stages", "stage_order"]
 
 LABELS_FILE = "labels.parquet"
 WITHHELD_FILE = "withheld.parquet"  # written beside round 0's labels.parquet by ``leod subsample``
 WEIGHTS_FILE = "last.pt"
-#: what a round's model folder holds (its DVC output): weights, best-val weights, loss curve, run summary
-MODEL_FILES = (WEIGHTS_FILE, "best.pt", "loss.csv", "metrics.json")
+BEST_WEIGHTS_FILE = "best.pt"  # the best-val weights (train.val_every > 0)
+LOSS_FILE = "loss.csv"  # the loss curve, one row per logged step
+METRICS_FILE = "metrics.json"  # a training's run summary, an evaluation's scalars
+#: what a round's model folder holds: weights, best-val weights, loss curve, run summary
+MODEL_FILES = (WEIGHTS_FILE, BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE)
 EXPORT_DIR = "leod_export"
-METRICS_FILE = "metrics.json"
+PR_TABLE_FILE = "pr.csv"  # an evaluation's precision-recall curves (DVC plots them)
+PR_PLOT_FILE = "pr_curves.png"
+FRAMES_DIR = "frames"  # an evaluation's example frames
 QUALITY_FILE = "quality.json"
+QUALITY_PLOT_FILE = "quality.png"
+REPORT_TABLE_FILE = "rounds.csv"  # the report: AP per round
+REPORT_PLOT_FILE = "rounds.png"
 
 #: the first round each per-round stage exists for, and why no earlier one
 _FIRST_ROUND: dict[str, tuple[int, str]] = {
@@ -60,10 +71,11 @@ def check_round(kind: str, k: int) -> int:
 
 @dataclass(frozen=True)
 class RoundPaths:
-    """The files of round ``k`` under ``artifacts``."""
+    """The files of round ``k`` under ``artifacts``. ``k`` may be a dvc.yaml template (``"${key}"``): the
+    stage specs (flows/stages.py) spell dvc.yaml's paths through this class, so a file has one name."""
 
     artifacts: Path
-    k: int
+    k: int | str
 
     @property
     def root(self) -> Path:
@@ -90,6 +102,14 @@ class RoundPaths:
         return self.model_dir / WEIGHTS_FILE
 
     @property
+    def loss_curve(self) -> Path:
+        return self.model_dir / LOSS_FILE
+
+    @property
+    def train_summary(self) -> Path:
+        return self.model_dir / METRICS_FILE
+
+    @property
     def work_dir(self) -> Path:
         """Training work folder (resume checkpoints in its ``.work/``): outside the DVC outputs."""
         return self.artifacts / ".work" / f"round_{self.k}" / "model"
@@ -100,6 +120,15 @@ class RoundPaths:
     def metrics(self, split: str = "test") -> Path:
         return self.eval_dir(split) / METRICS_FILE
 
+    def pr_table(self, split: str = "test") -> Path:
+        return self.eval_dir(split) / PR_TABLE_FILE
+
+    def pr_plot(self, split: str = "test") -> Path:
+        return self.eval_dir(split) / PR_PLOT_FILE
+
+    def eval_frames(self, split: str = "test") -> Path:
+        return self.eval_dir(split) / FRAMES_DIR
+
     @property
     def quality_dir(self) -> Path:
         return self.root / "quality"
@@ -107,6 +136,10 @@ class RoundPaths:
     @property
     def quality(self) -> Path:
         return self.quality_dir / QUALITY_FILE
+
+    @property
+    def quality_plot(self) -> Path:
+        return self.quality_dir / QUALITY_PLOT_FILE
 
 
 @dataclass(frozen=True)
@@ -118,7 +151,7 @@ class ArtifactLayout:
     def __init__(self, artifacts: str | Path) -> None:
         object.__setattr__(self, "artifacts", Path(artifacts))
 
-    def round(self, k: int) -> RoundPaths:
+    def round(self, k: int | str) -> RoundPaths:
         return RoundPaths(self.artifacts, k)
 
     @property
@@ -133,6 +166,14 @@ class ArtifactLayout:
     @property
     def report_dir(self) -> Path:
         return self.artifacts / "report"
+
+    @property
+    def report_table(self) -> Path:
+        return self.report_dir / REPORT_TABLE_FILE
+
+    @property
+    def report_plot(self) -> Path:
+        return self.report_dir / REPORT_PLOT_FILE
 
 
 @dataclass(frozen=True)
@@ -153,19 +194,6 @@ class Stage:
         if self.kind == "train" and self.round == 0:
             return "pretrain"
         return self.name
-
-    def outs(self, layout: ArtifactLayout, dataset: str | Path, synth: str | Path) -> list[Path]:
-        """What DVC tracks of this stage (dvc.yaml's ``outs``, ``metrics`` and ``plots``)."""
-        r = layout.round(self.round or 0)
-        ev = r.eval_dir()
-        return {"synth": lambda: [Path(synth)],
-                "import": lambda: [Path(dataset)],
-                "subsample": lambda: [r.labels_dir],
-                "train": lambda: [r.weights, r.model_dir / METRICS_FILE, r.model_dir / "loss.csv"],
-                "pseudo_label": lambda: [r.labels, r.export_dir],
-                "pseudo_quality": lambda: [r.quality, r.quality_dir / "quality.png"],
-                "evaluate": lambda: [ev / "frames", ev / METRICS_FILE, ev / "pr.csv", ev / "pr_curves.png"],
-                "report": lambda: [layout.report_dir / "rounds.png", layout.report_dir / "rounds.csv"]}[self.kind]()
 
 
 def round_stages(k: int) -> list[Stage]:

@@ -42,9 +42,10 @@ class RunSpec:
     ratio: float
     seed: int
     rounds: int
-    ablation: str = ""  # name in STUDY_ABLATIONS (ablation runs)
+    ablation: str = ""  # the ablation's name (``study.ablations``; ablation runs)
     base: str | None = None  # run whose round 0 this run shares (ablation runs)
     overrides: tuple[str, ...] = field(default=())  # the run's own keys (on top of the study's)
+    label: str = ""  # an ablation's row in ablations.csv
 
 
 def format_ratio(ratio: float) -> str:
@@ -168,11 +169,6 @@ def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.D
 
 
 #: row names of ablations.csv, worded as in LEOD's ablation table
-ABLATION_LABELS = {"no_tta": "without TTA", "no_tracking": "without tracking filter",
-                   "no_inpaint": "without inpainting", "soft": "soft targets",
-                   "tracker_only": "tracker only (baseline, no model)"}
-
-
 def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
     """ablations.csv: the reference run ("all components", the main WSOD run at the ablation ratio) and
     one row per ablation; mAP per round, round 1's pseudo-label precision / recall, and the paired change of
@@ -185,7 +181,7 @@ def ablation_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> p
         return pd.DataFrame(columns=cols)
     groups: dict[str, list[str]] = {"all components": sorted({r.base for r in abl if r.base})}
     for r in abl:
-        groups.setdefault(ABLATION_LABELS[r.ablation], []).append(r.run_id)
+        groups.setdefault(r.label or r.ablation, []).append(r.run_id)
 
     ref = _ap_by_seed(raw, groups["all components"], rounds)
     rows = []

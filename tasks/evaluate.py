@@ -10,6 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.config import LeodConfig
+from leod_core.round_layout import PR_TABLE_FILE
 
 __all__ = ["evaluate_model", "write_mean_pr_csv"]
 
@@ -57,7 +58,7 @@ def write_mean_pr_csv(out_dir: Path, class_names: tuple[str, ...]) -> Path:
         if len(c) != len(recall) or (c["recall"].to_numpy() != recall).any():
             raise ValueError(f"{out_dir / f'pr_{name}.csv'}: recall grid differs from pr_{class_names[0]}.csv")
     mean = sum(c["precision"].to_numpy() for c in curves) / len(curves)
-    path = out_dir / "pr.csv"
+    path = out_dir / PR_TABLE_FILE
     with atomic_path(path) as tmp:
         pd.DataFrame({"recall": recall, "precision": mean}).to_csv(tmp, index=False, float_format="%.6g")
     return path

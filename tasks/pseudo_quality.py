@@ -8,6 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.cameras import CameraSpec
+from leod_core.round_layout import QUALITY_FILE, QUALITY_PLOT_FILE
 
 __all__ = ["measure_quality"]
 
@@ -26,6 +27,6 @@ def measure_quality(labels: Path, withheld: Path, camera: CameraSpec, out_dir: P
     reviewed = read_human(human).keys if human is not None else ()
     q = pseudo_label_quality(read_labels(labels), read_labels(withheld), camera, reviewed)
     out_dir = Path(out_dir)
-    write_json(q, out_dir / "quality.json")
-    plot_quality(q, out_dir / "quality.png", title=f"round {round_idx} pseudo labels vs withheld GT")
+    write_json(q, out_dir / QUALITY_FILE)
+    plot_quality(q, out_dir / QUALITY_PLOT_FILE, title=f"round {round_idx} pseudo labels vs withheld GT")
     return q

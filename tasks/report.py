@@ -11,7 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_path
-from leod_core.round_layout import ArtifactLayout
+from leod_core.round_layout import REPORT_PLOT_FILE, REPORT_TABLE_FILE, ArtifactLayout
 from tasks.mlflow_log import metric_name
 
 __all__ = ["ROUND_COLUMNS", "rounds_from_mlflow", "rounds_from_files", "write_report"]
@@ -80,7 +80,7 @@ def write_report(df: pd.DataFrame, out_dir: Path, title: str) -> tuple[Path, Pat
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, png_path = out_dir / "rounds.csv", out_dir / "rounds.png"
+    csv_path, png_path = out_dir / REPORT_TABLE_FILE, out_dir / REPORT_PLOT_FILE
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
     plot_rounds(df, png_path, title=title)

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from leod_core.atomic import atomic_dir
 from leod_core.config import LeodConfig
-from leod_core.round_layout import METRICS_FILE, MODEL_FILES, WEIGHTS_FILE
+from leod_core.round_layout import BEST_WEIGHTS_FILE, METRICS_FILE, MODEL_FILES, WEIGHTS_FILE
 from tasks.policies import retry_on_io_error
 
 __all__ = ["train_model", "train_model_torchrun", "publish_model", "loss_rows"]
@@ -66,7 +66,7 @@ def publish_model(work_dir: Path, out_dir: Path) -> Path:
         if summary.is_file():  # the trainer wrote work-folder paths; name the published files instead
             data = json.loads(summary.read_text())
             data["weights"] = str(out_dir / WEIGHTS_FILE)
-            data["best"] = str(out_dir / "best.pt") if data.get("best") else None
+            data["best"] = str(out_dir / BEST_WEIGHTS_FILE) if data.get("best") else None
             summary.write_text(json.dumps(data, indent=2) + "\n")
     shutil.rmtree(work_dir, ignore_errors=True)
     return out_dir / WEIGHTS_FILE

@@ -25,6 +25,7 @@ from leod_core.inference.stream import SequenceJob, View, iter_predictions, stre
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 from leod_core.labels.table import read_labels
 from leod_core.layout import labels_full_path, list_sequences
+from leod_core.round_layout import FRAMES_DIR, METRICS_FILE, PR_PLOT_FILE
 
 __all__ = ["VIS_SCORE_THRESHOLD", "evaluate_round", "table_to_prophesee", "frame_to_prophesee"]
 
@@ -131,12 +132,12 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
     scalars = {k: float(v) for k, v in metrics.items()}
     scalars["num_sequences"] = float(len(jobs))
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(scalars, out_dir / "metrics.json")
+    write_json(scalars, out_dir / METRICS_FILE)
     _write_pr_csvs(curves, out_dir)
     from leod_core.viz.plots import plot_pr_curves
 
-    plot_pr_curves(curves, out_dir / "pr_curves.png", title=f"{camera.name} {split}: precision-recall @ IoU .5",
+    plot_pr_curves(curves, out_dir / PR_PLOT_FILE, title=f"{camera.name} {split}: precision-recall @ IoU .5",
                    ap={n: scalars[f"AP_50_{n}"] for n in camera.class_names})
-    _write_frames(picks, seqs, gt, shown, camera, out_dir / "frames")
+    _write_frames(picks, seqs, gt, shown, camera, out_dir / FRAMES_DIR)
     log.info("%s AP %.4f AP_50 %.4f -> %s", split, scalars["AP"], scalars["AP_50"], out_dir)
     return scalars

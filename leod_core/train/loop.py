@@ -25,7 +25,7 @@ from torch import nn
 
 from leod_core.atomic import atomic_path
 from leod_core.config import LeodConfig, config_to_dict
-from leod_core.round_layout import check_round
+from leod_core.round_layout import BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE, WEIGHTS_FILE, check_round
 from leod_core.train import ddp
 from leod_core.train.checkpoint import ModelSpec, load_weights_into, save_weights
 from leod_core.train.history import LossHistory
@@ -203,7 +203,7 @@ def _train(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelSpec, l
             if done % cfg.train.ckpt_every == 0 or done == total:
                 save_train_state(ckpt_path, state, done)  # collective; rank 0 writes
                 if info.is_main:
-                    state.history.write_csv(out_dir / "loss.csv")
+                    state.history.write_csv(out_dir / LOSS_FILE)
     finally:
         batches.close()  # stops a loader's batch made ahead before the caller closes its files
         bar.close()
@@ -275,16 +275,16 @@ class _LogWindow:
 
 def _finish(state: TrainState, out_dir: Path, start: int, wall: float, info: ddp.DistInfo) -> TrainResult:
     """Rank 0 writes ``last.pt``, ``metrics.json`` and :data:`TIMING_FILE`; every rank returns the result."""
-    weights = out_dir / "last.pt"
+    weights = out_dir / WEIGHTS_FILE
     if info.is_main:
         save_weights(weights, state.model.state_dict(), state.spec, state.config,
                      meta={"round": state.round_idx, "step": state.total})
-    result = TrainResult(weights=weights, best=out_dir / "best.pt" if state.best_ap is not None else None,
+    result = TrainResult(weights=weights, best=out_dir / BEST_WEIGHTS_FILE if state.best_ap is not None else None,
                          steps=state.total, final_loss=state.history.last("loss"), wall_s=wall,
                          steps_per_s=(state.total - start) / max(wall, 1e-9), resumed_from=start,
                          best_ap=state.best_ap)
     if info.is_main:
-        for name, record in (("metrics.json", result.reproducible()),
+        for name, record in ((METRICS_FILE, result.reproducible()),
                              (TIMING_FILE, {k: result.to_json()[k] for k in TIMING_FIELDS})):
             with atomic_path(out_dir / name) as tmp:
                 tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -307,7 +307,7 @@ def _validate(validator: Validator, model: nn.Module, state: TrainState, out_dir
     state.history.note(step, "val_ap", ap)
     if state.best_ap is None or ap > state.best_ap:
         state.best_ap = ap
-        save_weights(out_dir / "best.pt", model.state_dict(), state.spec, state.config,
+        save_weights(out_dir / BEST_WEIGHTS_FILE, model.state_dict(), state.spec, state.config,
                      meta={"round": state.round_idx, "step": step, "val_ap": ap})
 
 

@@ -15,7 +15,7 @@ import pytest
 import flows.study as study_mod
 from leod_core.config import ConfigError
 from flows.settings import STUDY_ABLATIONS, load_config
-from leod_core.study import ABLATION_LABELS, mean_std
+from leod_core.study import mean_std
 from flows.study_plan import parallel_seconds, plan_study, select_runs
 
 TINY = ["study.synth_preset=micro", "study.steps=3", "study.steps_self_train=3", "study.rounds=1",
@@ -155,8 +155,13 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     pd.testing.assert_frame_equal(pd.read_csv(root / "results.csv", keep_default_na=False), res)
 
 
-def test_every_ablation_has_a_row_name():
-    assert set(ABLATION_LABELS) == set(STUDY_ABLATIONS)
+def test_every_ablation_has_a_row_name_and_overrides_that_load():
+    # checked before any run starts: a bad key here would otherwise fail only when its round 1 loads
+    for name, ablation in STUDY_ABLATIONS.items():
+        assert ablation.label and ablation.overrides, name
+        load_config(None, list(ablation.overrides))
+    labels = [a.label for a in STUDY_ABLATIONS.values()]
+    assert len(set(labels)) == len(labels) and "all components" not in labels
 
 
 def test_run_stage_keys_share_the_base_round0_and_follow_declared_params(tmp_path):
@@ -204,8 +209,8 @@ def test_gains_and_ablation_deltas_are_paired_by_seed():
 
     runs = [RunSpec(f"wsod-0.05-s{s}", "main", "wsod", 0.05, s, 1) for s in (0, 1, 2)]
     runs += [RunSpec(f"full-s{s}", "full", "wsod", 1.0, s, 0) for s in (0, 1, 2)]
-    runs += [RunSpec(f"abl_soft-wsod-0.05-s{s}", "ablation", "wsod", 0.05, s, 1, "soft", f"wsod-0.05-s{s}")
-             for s in (0, 1)]
+    runs += [RunSpec(f"abl_soft-wsod-0.05-s{s}", "ablation", "wsod", 0.05, s, 1, "soft", f"wsod-0.05-s{s}",
+                     label="soft targets") for s in (0, 1)]
     # seeds differ a lot in level (0.10 / 0.20 / 0.30) but each gains about 0.02: paired, the gain is clear
     r0, r1, full = {0: 0.10, 1: 0.20, 2: 0.30}, {0: 0.12, 1: 0.22, 2: 0.33}, {0: 0.14, 1: 0.26, 2: 0.36}
     rows = [dict(run_id=f"wsod-0.05-s{s}", seed=s, round=k, AP=ap, pseudo_precision=0.7, pseudo_recall=0.6)
