@@ -6,7 +6,9 @@ Usage: .venv/bin/python bench/bench_step.py --dataset data/dataset \\
            [--steps 40] [--warmup 5] [--threads 2] [-S key=value ...]
 Each phase is timed by wrapping the function that does it (wall clock, so run it on an idle machine);
 "other" is what the step spends outside them (RNN state store, logging, scheduler); "cpu" is the
-process's CPU time per step (all its threads), which other load on the machine disturbs less. Round 0's
+process's CPU time per step (all its threads), which other load on the machine disturbs less, and "busy"
+how many cores the step keeps busy on average (cpu / step). The first line names the CPU: model, the SIMD
+level torch dispatches to, native bf16 (AVX512-BF16 / AMX) and the topology. Round 0's
 sparse labels and round 1's dense pseudo labels side by side show what dense labels cost. OpenMP threads
 wait passively as under the leod CLI; ``GOMP_SPINCOUNT=300000`` measures libgomp's spinning default.
 """
@@ -127,6 +129,24 @@ def measure(labels: Path, dataset: Path, steps: int, warmup: int, overrides: lis
     return per_step
 
 
+def cpu_facts() -> str:
+    """The CPU this runs on: model, the SIMD level torch dispatches to, native bf16, and the topology."""
+    info: dict[str, str] = {}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    cores, siblings = info.get("cpu cores", "?"), info.get("siblings", "?")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"cpu: {info.get('model name', 'unknown')}; torch dispatch {torch.backends.cpu.get_cpu_capability()}; "
+            f"native bf16: {', '.join(bf16) or 'no'}; {usable} usable logical CPUs "
+            f"({cores} cores x {siblings} threads per package as /proc/cpuinfo says); torch threads "
+            f"{torch.get_num_threads()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
@@ -136,10 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
-    print(f"{'labels':<48} " + " ".join(f"{p:>10}" for p in (*PHASES, "step", "cpu")) + "   (ms per step)")
+    torch.set_num_threads(args.threads)
+    print(cpu_facts())
+    print(f"{'labels':<48} " + " ".join(f"{p:>10}" for p in (*PHASES, "step", "cpu")) + "   (ms per step)  busy")
     for labels in args.labels:
         r = measure(labels, args.dataset, args.steps, args.warmup, [f"train.threads={args.threads}", *args.overrides])
-        print(f"{str(labels)[-48:]:<48} " + " ".join(f"{1000 * r[p]:>10.1f}" for p in (*PHASES, "step", "cpu")))
+        # busy: the cores the step keeps busy on average (CPU time over wall time)
+        print(f"{str(labels)[-48:]:<48} " + " ".join(f"{1000 * r[p]:>10.1f}" for p in (*PHASES, "step", "cpu"))
+              + f"  {r['cpu'] / r['step']:.2f}")
     return 0
 
 

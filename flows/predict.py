@@ -24,10 +24,10 @@ def predict_flow(recordings: list[str], ckpt: str, out: str, params: str | None 
                  video: bool = False, gif: bool = False, labels: str | None = None, at_labels: bool = False,
                  device: str | None = None) -> list[dict[str, Any]]:
     """Predict on every recording (outputs under ``out``); returns one summary per recording."""
-    import torch
+    from leod_core.compute import pick_device
 
     cfg = load_config(params, overrides)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(pick_device(device))
     with stage_run(cfg, "predict", deps=[ckpt], extra_tags={"ckpt": str(ckpt)}) as run:
         results = map_as_tasks(predict_one, recordings, name="predict-recording", label=lambda r: Path(r).name,
                                ckpt=ckpt, out=out, cfg=cfg, camera=camera, track=track, video=video, gif=gif,

@@ -37,7 +37,7 @@ def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: li
 
     Ground truth, copied as it is and never pseudo-labelled: round 0's kept sparse GT and the frames a
     person reviewed (``paths.human_labels``: their boxes, or none on a frame left empty)."""
-    import torch
+    from leod_core.compute import pick_device
 
     from leod_core.labels.human import read_human, with_human_gt
     from leod_core.labels.table import read_labels
@@ -47,7 +47,7 @@ def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: li
     ckpt_p = Path(ckpt) if ckpt else cfg.layout.round(k - 1).weights
     if not ckpt_p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt_p}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(pick_device(device))
     dataset_p = Path(dataset or cfg.paths.dataset)
     out_p = Path(out) if out else cfg.layout.round(k).labels_dir
     kept_path = cfg.layout.kept_labels

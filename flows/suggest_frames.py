@@ -23,7 +23,7 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
     """Rank the unlabelled label frames of the train split with round K-1's model (what ``leod pseudo-label
     --round K`` runs) and write the ``budget`` best to ``out``, and the first 12 of them as a PNG beside it
     (``suggestions.png``). Returns counts, ``out`` and ``sheet``."""
-    import torch
+    from leod_core.compute import pick_device
 
     from leod_core.labelling.paths import SUGGESTIONS_FILE, labelling_dir
     from leod_core.labelling.signals import signals_frame
@@ -38,7 +38,7 @@ def suggest_frames_flow(round_idx: int, budget: int, params: str = "params.yaml"
     if not ckpt_p.is_file():
         raise FileNotFoundError(f"round {k - 1}'s weights not found: {ckpt_p} (train round {k - 1} first)")
     w = Weights(*weights)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(pick_device(device))
     out_p = Path(out) if out else labelling_dir(cfg.layout, k) / SUGGESTIONS_FILE
     # the round's ground truth, as leod pseudo-label --round K sees it: frames a person reviewed are not
     # suggested again

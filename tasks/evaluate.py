@@ -22,16 +22,15 @@ def evaluate_model(cfg: LeodConfig, ckpt: Path, dataset: Path, split: str, out_d
                    device: str | None = None) -> dict[str, float]:
     """Load ``ckpt``, run ``evaluate_round`` (writes metrics.json, PR CSVs/plot, frames under ``out_dir``);
     returns the scalar metrics."""
-    import torch
+    from leod_core.compute import pick_device, use_threads
 
     from leod_core.eval.evaluate import evaluate_round
     from leod_core.train.checkpoint import load_detector
 
     if not Path(ckpt).is_file():
         raise FileNotFoundError(f"checkpoint not found: {ckpt}")
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    use_threads(cfg.train.threads)
+    device = str(pick_device(device))
     model = load_detector(ckpt, map_location=device, camera=cfg.camera)  # refuses weights that do not fit the camera
 
     def progress(done: int, total: int) -> None:

@@ -27,12 +27,11 @@ def predict_one(recording: str, ckpt: str, out: str, cfg: LeodConfig, camera: st
                 track: bool = False, video: bool = False, gif: bool = False, labels: str | None = None,
                 at_labels: bool = False, device: str = "cpu") -> dict[str, Any]:
     """``predict_recording`` on one recording; returns its summary (name, counts, frames/s, files)."""
-    import torch
+    from leod_core.compute import use_threads
 
     from leod_core.predict.run import predict_recording
 
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    use_threads(cfg.train.threads)
     model, cam = _load(str(ckpt), camera, device, Path(ckpt).stat().st_mtime_ns)
     res = predict_recording(model, recording, cam, out, cfg.predict, tracker=cfg.pseudo.tracker if track else None,
                             video=video, gif=gif, labels=labels, at_labels=at_labels, device=device)

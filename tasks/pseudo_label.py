@@ -33,12 +33,11 @@ def _load_model(ckpt: str, device: str, camera: CameraSpec, mtime_ns: int) -> An
 
 def label_sequence(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:
     """Label-table rows of one sequence (kept GT + pseudo + ignore boxes), via ``pseudo_label_sequence``."""
-    import torch
+    from leod_core.compute import use_threads
 
     from leod_core.pseudo.pipeline import pseudo_label_sequence
 
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    use_threads(cfg.train.threads)
     model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)
     return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera, job.empty_gt_frames)
 

@@ -18,14 +18,13 @@ __all__ = ["sequence_signals_of", "write_suggestions", "draw_suggestions"]
 
 def sequence_signals_of(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str, low: float) -> pd.DataFrame:
     """Signals of the unlabelled label frames of one sequence (the pass of ``leod pseudo-label``)."""
-    import torch
+    from leod_core.compute import use_threads
 
     from leod_core.labelling.signals import sequence_signals, signals_frame, unlabelled_frames
     from leod_core.pseudo.pipeline import pseudo_label_pass
     from tasks.pseudo_label import _load_model  # the same cached model as pseudo-labelling
 
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    use_threads(cfg.train.threads)
     candidates = unlabelled_frames(np.load(job.seq.objframe_idx_2_repr_idx).ravel(),
                                    [*job.kept_gt["frame_idx"].to_numpy(np.int64), *job.empty_gt_frames])
     model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from leod_core.atomic import atomic_path
+from leod_core.compute import pick_device, use_threads
 from leod_core.config import LeodConfig, config_to_dict
 from leod_core.round_layout import BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE, WEIGHTS_FILE, check_round
 from leod_core.train import ddp
@@ -35,7 +36,7 @@ from leod_core.train.schedule import OneCycle, make_scheduler
 from leod_core.train.step import StepOutput, bptt_forward
 
 __all__ = ["TrainResult", "TRAINING_SECTIONS", "training_config", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
-           "run_training", "pick_device"]
+           "run_training"]
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,6 @@ def loss_settings(cfg: LeodConfig, round_idx: int) -> Any:
     return settings if round_idx >= 1 else dataclasses.replace(settings, ignore_thresh=None)
 
 
-def pick_device(info: ddp.DistInfo) -> torch.device:
-    return torch.device("cuda", info.local_rank) if torch.cuda.is_available() else torch.device("cpu")
-
-
 def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, dataset_root: str | Path,
                 out_dir: str | Path, init_weights: str | Path | None = None,
                 callback: Callback | None = None) -> TrainResult:
@@ -123,9 +120,8 @@ def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, datase
     if not dataset_root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {dataset_root}")
     info = ddp.dist_info_from_env()
-    device = pick_device(info)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
+    device = pick_device(None, info.local_rank)
+    use_threads(cfg.train.threads)
     ddp.init_distributed(info, device)
     try:
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank (rank 0's are broadcast anyway)
@@ -155,7 +151,7 @@ def run_training(cfg: LeodConfig, round_idx: int, model: nn.Module, spec: ModelS
 
     ``fingerprint``: extra values (e.g. a hash of the label table) that must match for a resume.
     """
-    device = device or pick_device(info)
+    device = device or pick_device(None, info.local_rank)
     restore_det = _set_determinism(device)
     try:
         return _train(cfg, round_idx, model, spec, loader, Path(out_dir), init_weights, callback, validator, info,
