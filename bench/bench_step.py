@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -31,6 +32,9 @@ if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_facts import cpu_info  # noqa: E402
 
 PHASES = ("loader", "forward", "assignment", "loss_rest", "backward", "optimizer", "other")
 
@@ -129,24 +133,6 @@ def measure(labels: Path, dataset: Path, steps: int, warmup: int, overrides: lis
     return per_step
 
 
-def cpu_facts() -> str:
-    """The CPU this runs on: model, the SIMD level torch dispatches to, native bf16, and the topology."""
-    info: dict[str, str] = {}
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    flags = set(info.get("flags", "").split())
-    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    cores, siblings = info.get("cpu cores", "?"), info.get("siblings", "?")
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"cpu: {info.get('model name', 'unknown')}; torch dispatch {torch.backends.cpu.get_cpu_capability()}; "
-            f"native bf16: {', '.join(bf16) or 'no'}; {usable} usable logical CPUs "
-            f"({cores} cores x {siblings} threads per package as /proc/cpuinfo says); torch threads "
-            f"{torch.get_num_threads()}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
@@ -157,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-S", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(cpu_facts())
+    print("\n".join(cpu_info()))
     print(f"{'labels':<48} " + " ".join(f"{p:>10}" for p in (*PHASES, "step", "cpu")) + "   (ms per step)  busy")
     for labels in args.labels:
         r = measure(labels, args.dataset, args.steps, args.warmup, [f"train.threads={args.threads}", *args.overrides])
