@@ -19,6 +19,7 @@ __all__ = ["OrchestrationConfig", "MlflowConfig", "DvcConfig", "StudyConfig", "A
            "PipelineConfig", "load_config"]
 
 _RUNNERS = ("sequential", "thread", "dask")
+_PORT = Check(lambda v: 1 <= v <= 65535, "a TCP port")
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,7 @@ class OrchestrationConfig:
     task_runner: str = knob("thread", "sequential | thread | dask", one_of(_RUNNERS))
     max_workers: int = knob(2, "threads of the thread runner; worker processes of a local Dask cluster", at_least(1))
     dask_address: str = knob("", "tcp://host:8786 of a running scheduler; empty = local cluster")
-    prefect_port: int = knob(4200, "port of the local Prefect server (UI and API on 127.0.0.1)",
-                             Check(lambda v: 1 <= v <= 65535, "a TCP port"))
+    prefect_port: int = knob(4200, "port of the local Prefect server (UI and API on 127.0.0.1)", _PORT)
     cron: str = knob("", 'e.g. "0 2 * * *" for the served self-training deployment')
 
 
@@ -35,8 +35,7 @@ class OrchestrationConfig:
 class MlflowConfig:
     tracking_uri: str = knob("sqlite:///mlflow.db", "MLflow store every run logs to; MLFLOW_TRACKING_URI overrides it")
     experiment: str = knob("", "empty = <camera>-<setting>-<ratio>")
-    port: int = knob(5000, "port of the MLflow UI that leod serve starts on 127.0.0.1",
-                     Check(lambda v: 1 <= v <= 65535, "a TCP port"))
+    port: int = knob(5000, "port of the MLflow UI that leod serve starts on 127.0.0.1", _PORT)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from pathlib import Path
 
 __all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "BEST_WEIGHTS_FILE", "LOSS_FILE", "MODEL_FILES",
            "EXPORT_DIR", "METRICS_FILE", "PR_TABLE_FILE", "PR_PLOT_FILE", "FRAMES_DIR", "QUALITY_FILE",
-           "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout", "check_round", "first_round", "Stage",
+           "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout",
+           "check_round", "first_round", "Stage",
            "round_stages", "pipeline_stages", "stage_order"]
 
 LABELS_FILE = "labels.parquet"
