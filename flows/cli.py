@@ -1,8 +1,10 @@
 """The ``leod`` command line: one sub-command per pipeline step.
 
-Each sub-command lives in ``flows/commands/<name>.py`` with ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported lazily so ``leod --help`` stays fast; heavy imports
-(torch, Prefect) happen inside ``run``.
+A pipeline stage's command lives in the stage's one module (``flows/<stage>.py``: its Prefect flow and
+tasks, MLflow logging, ``add_arguments(parser)`` and ``run(args) -> int``) and is listed from its spec
+(``flows/stages.py``); the other commands live in their flow's module or in ``flows/commands/<name>.py``.
+Only the module of the command being run is imported (``leod --help`` imports none, so it stays fast;
+a module may import Prefect and torch at its top).
 """
 
 from __future__ import annotations
@@ -13,63 +15,69 @@ import logging
 import os
 import sys
 
+from flows.cli_args import add_args, add_params_arguments
+from flows.stages import spec_args, stage_commands
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "commands", "build_parser", "add_params_arguments", "setup_console_logging"]
 
-# (command, module under flows.commands, one-line help)
-COMMANDS: list[tuple[str, str, str]] = [
-    ("synth", "synth", "write the synthetic event-camera dataset as raw Prophesee files"),
-    ("import", "import_prophesee", "event recordings (.dat .raw .aedat4, RVT .h5) + .npy/.csv labels -> RVT layout"),
-    ("import-prophesee", "import_prophesee", "the same as `leod import` (its former name)"),
-    ("stats", "stats", "statistics and realism (event rates, labels, boxes) of a dataset or of recordings"),
-    ("subsample", "subsample", "write the round-0 sparse label table (WSOD/SSOD) and the withheld GT"),
-    ("model-info", "model_info", "parameter count, padding, partition and feature sizes of a preset"),
-    ("import-checkpoint", "import_checkpoint", "convert an RVT/LEOD Lightning .ckpt into a leod checkpoint"),
-    ("train", "train", "train the detector of one round"),
-    ("evaluate", "evaluate", "Prophesee mAP of a round's checkpoint on test/val"),
-    ("evaluate-boxes", "evaluate_boxes", "Prophesee mAP of anyone's per-sequence *_bbox.npy detections"),
-    ("predict", "predict", "stream a detector over recordings: *_bbox.npy + Parquet detections, optional video"),
-    ("pseudo-label", "pseudo_label", "pseudo-label the training set with the previous round's model"),
-    ("pseudo-quality", "pseudo_quality", "precision/recall/AP of a round's pseudo labels vs withheld GT"),
-    ("suggest-frames", "suggest_frames", "rank unlabelled frames by what labelling them would teach the model"),
-    ("export-labels", "export_labels", "frames + the round's boxes for Label Studio / CVAT / COCO, with a manifest"),
-    ("import-labels", "import_labels", "a person's Label Studio / CVAT / COCO boxes back into label tables"),
-    ("compare", "compare", "table and plot of all rounds (their metrics files, or MLflow)"),
-    ("self-train", "self_train", "run the whole self-training DAG (DVC stages) as one Prefect flow"),
-    ("serve", "serve", "register the self-training flow as a Prefect deployment (optional cron)"),
-    ("study", "study", "label-ratio x seed study and ablations"),
-    ("labelling-study", "labelling_study", "does suggesting frames pay? suggested vs uniform frames at equal budget"),
+# (command, module, one-line help) of the commands that are not pipeline stages
+_OTHER_COMMANDS: list[tuple[str, str, str]] = [
+    ("import-prophesee", "flows.import_data", "the same as `leod import` (its former name)"),
+    ("stats", "flows.commands.stats", "statistics and realism (event rates, labels, boxes) of a dataset or of recordings"),
+    ("model-info", "flows.commands.model_info", "parameter count, padding, partition and feature sizes of a preset"),
+    ("import-checkpoint", "flows.commands.import_checkpoint", "convert an RVT/LEOD Lightning .ckpt into a leod checkpoint"),
+    ("evaluate-boxes", "flows.commands.evaluate_boxes", "Prophesee mAP of anyone's per-sequence *_bbox.npy detections"),
+    ("predict", "flows.commands.predict", "stream a detector over recordings: *_bbox.npy + Parquet detections, optional video"),
+    ("suggest-frames", "flows.commands.suggest_frames", "rank unlabelled frames by what labelling them would teach the model"),
+    ("export-labels", "flows.commands.export_labels", "frames + the round's boxes for Label Studio / CVAT / COCO, with a manifest"),
+    ("import-labels", "flows.commands.import_labels", "a person's Label Studio / CVAT / COCO boxes back into label tables"),
+    ("self-train", "flows.commands.self_train", "run the whole self-training DAG (DVC stages) as one Prefect flow"),
+    ("serve", "flows.commands.serve", "register the self-training flow as a Prefect deployment (optional cron)"),
+    ("study", "flows.commands.study", "label-ratio x seed study and ablations"),
+    ("labelling-study", "flows.commands.labelling_study", "does suggesting frames pay? suggested vs uniform frames at equal budget"),
 ]
+
+
+def commands() -> list[tuple[str, str, str]]:
+    """(command, module, one-line help) of every ``leod`` command: the stages' (from their specs, in
+    pipeline order), then the others."""
+    return [*stage_commands(), *_OTHER_COMMANDS]
 
 
 #: commands that handle their signals themselves: ``leod serve`` ends on Ctrl-C by design (exit 0)
 _OWN_SIGNALS = frozenset({"serve"})
 
 
-def add_params_arguments(parser: argparse.ArgumentParser) -> None:
-    """--params FILE and -S key=value overrides, shared by commands that read params.yaml."""
-    parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
-    parser.add_argument("-S", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter, e.g. -S train.steps=10 (repeatable)")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``leod`` parser. Every command is listed; the options are added for the command ``only``
+    (its module is imported), for every command when ``only`` is None (docs, tests), for none when ``""``."""
     parser = argparse.ArgumentParser(prog="leod", description="LEOD self-training pipeline for event cameras")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module, help_text in COMMANDS:
+    for name, module, help_text in commands():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=None, _module_name=module)
+        stage_args = spec_args(name)
+        if stage_args is not None:  # a stage's options are data in its spec: its module loads only to run
+            add_args(p, stage_args)
+            continue
+        if only is not None and name != only:
+            continue
         try:
-            mod = importlib.import_module(f"flows.commands.{module}")
+            mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name != f"flows.commands.{module}":
+            if exc.name != module:
                 raise
-            p.set_defaults(_module=None)
             continue
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
+
+
+def _command_of(argv: list[str]) -> str:
+    """The sub-command named in ``argv`` (the first word that is not an option), or ``""``."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 class _QuietFailures(logging.Filter):
@@ -118,9 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     # busy process on the cores, spinning made a 2-thread training step 10-15x slower (bench_step.py); the
     # work split between threads, hence every result, does not depend on how idle threads wait.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    parser = build_parser()
+    parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     setup_console_logging(args.verbose)
+    if args._module is None and spec_args(args.command) is not None:
+        # a stage's module imports Prefect at its top: Prefect's home and defaults are set before it loads
+        from flows.prefect_env import prepare_environment
+
+        prepare_environment()
+        args._module = importlib.import_module(args._module_name)
     if args._module is None:
         print(f"leod {args.command}: not available in this build", file=sys.stderr)
         return 2

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leod_core.atomic import atomic_path
 from flows.settings import load_config
-from leod_core.round_layout import pipeline_stages
+from flows.stages import pipeline_stages
+from leod_core.atomic import atomic_path
 
 __all__ = ["ROUNDS_FILE", "rounds_vars", "render", "sync_rounds_file", "read_rounds_file", "main"]
 

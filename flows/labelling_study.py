@@ -31,18 +31,18 @@ from prefect import flow
 from flows.evaluate import evaluate_flow
 from flows.pseudo_label import pseudo_label_flow
 from flows.runtime import run_flow
+from flows.settings import load_config
 from flows.study import StudyContext, _prepare_dataset, study_context
 from flows.subsample import subsample_flow
 from flows.suggest_frames import suggest_frames_flow
 from flows.train import train_flow
 from leod_core.atomic import atomic_path
-from flows.settings import load_config
 from leod_core.labelling.budget_study import (RUN_COLUMNS, budget_split, count_frames, half_uniform,
                                               results_table, run_id, simulate_labeller)
 from leod_core.round_layout import ArtifactLayout
 
-__all__ = ["labelling_study_flow", "labelling_context", "arm_overrides", "collect_runs", "write_outputs",
-           "SETTINGS_FILE"]
+__all__ = ["labelling_study_flow", "labelling_context", "arm_overrides", "collect_runs", "write_outputs", "SETTINGS_FILE"]
+
 
 #: the settings a study folder was made with (a resumed call must match them)
 SETTINGS_FILE = "settings.json"
@@ -162,7 +162,7 @@ def _seed_ratio(p: _Progress, ctx: StudyContext, seed: int, ratio: float) -> Non
 def collect_runs(root: Path, seeds: Sequence[int], ratios: Sequence[float]) -> pd.DataFrame:
     """runs.csv: one row per seed, ratio, arm and round whose test metrics exist."""
     from leod_core.labels.table import read_labels
-    from tasks.report import rounds_from_files
+    from flows.report import rounds_from_files
 
     rows = []
     for seed in seeds:

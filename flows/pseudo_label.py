@@ -1,19 +1,82 @@
-"""Flow of the ``pseudo_label`` stage: round K-1's model labels every training sequence (mapped)."""
+"""``leod pseudo-label --round K``: pseudo-label the training split with round K-1's model.
+
+Defaults: ckpt = <artifacts>/round_{K-1}/model/last.pt, kept GT = <artifacts>/round_0/labels/labels.parquet,
+dataset = paths.dataset (train split), out = <artifacts>/round_K/labels. Writes ``labels.parquet`` (the
+round's label table, checked against the kept GT first) and ``leod_export/`` (LEOD's pseudo-dataset
+layout). Sequences run one after another here; the Prefect flow maps them in parallel.
+
+Flow of the ``pseudo_label`` stage: round K-1's model labels every training sequence (mapped).
+
+Tasks of the ``pseudo_label`` stage: one task per training sequence, then the round's table.
+
+Tasks receive the checkpoint *path*, never the model: on a Dask cluster each worker process loads the
+weights once (cached) instead of receiving a pickled model with every sequence.
+"""
 
 from __future__ import annotations
 
+import argparse
+import functools
+import logging
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from prefect import flow
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
+from flows.mlflow_log import stage_run
+from flows.policies import retry_on_io_error
 from flows.runtime import map_as_tasks
 from flows.settings import load_config
-from leod_core.round_layout import check_round
-from tasks.pseudo_label import label_sequence, write_round_labels
-from tasks.mlflow_log import stage_run
+from flows.stages import check_round
+from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
+from leod_core.config import LeodConfig
+from leod_core.layout import SequencePaths
+from leod_core.pseudo.pipeline import PseudoLabelJob
 
-__all__ = ["pseudo_label_flow", "pseudo_label_table"]
+__all__ = ["label_sequence", "write_round_labels", "pseudo_label_flow", "pseudo_label_table"]
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(ckpt: str, device: str, camera: CameraSpec, mtime_ns: int) -> Any:
+    # keyed by mtime too: a new checkpoint at the same path is loaded again
+    from leod_core.train.checkpoint import load_detector
+
+    return load_detector(ckpt, map_location=device, camera=camera)  # already in eval mode
+
+
+def label_sequence(job: PseudoLabelJob, ckpt: str, cfg: LeodConfig, device: str) -> pd.DataFrame:
+    """Label-table rows of one sequence (kept GT + pseudo + ignore boxes), via ``pseudo_label_sequence``."""
+    from leod_core.compute import use_threads
+
+    from leod_core.pseudo.pipeline import pseudo_label_sequence
+
+    use_threads(cfg.train.threads)
+    model = _load_model(str(ckpt), device, cfg.camera, Path(ckpt).stat().st_mtime_ns)
+    return pseudo_label_sequence(model, job.seq, job.kept_gt, cfg, cfg.camera, job.empty_gt_frames)
+
+
+@task(name="write-round-labels", retries=1, retry_delay_seconds=1, retry_condition_fn=retry_on_io_error,
+      cache_policy=NO_CACHE)
+def write_round_labels(df: pd.DataFrame, kept: pd.DataFrame, seqs: list[SequencePaths], dataset: Path,
+                       out_dir: Path, cfg: LeodConfig, empty_gt_frames: pd.DataFrame | None = None) -> dict[str, int]:
+    """Check the table (LEOD's sanity checks; ``kept``: the round's GT, ``empty_gt_frames``: its GT frames
+    without boxes), write ``labels.parquet`` and the LEOD-layout export under ``out_dir``; return box
+    counts per source."""
+    from leod_core.labels.table import write_labels
+    from leod_core.pseudo.export import export_leod_layout
+    from leod_core.pseudo.pipeline import check_round_table, num_reprs_of
+
+    check_round_table(df, kept, {s.name: len(num_reprs_of(s)) for s in seqs}, use_gt=cfg.pseudo.use_gt,
+                      empty_gt_frames=empty_gt_frames)
+    write_labels(df, Path(out_dir) / "labels.parquet")
+    export_leod_layout(df, dataset, Path(out_dir) / "leod_export", cfg.camera)
+    counts = {str(k): int(v) for k, v in df.groupby("source").size().items()} if len(df) else {}
+    counts["ignore"] = int((df["class_id"] == IGNORE_CLASS_ID).sum()) if len(df) else 0
+    counts["total"] = len(df)
+    return counts
 
 
 def pseudo_label_table(cfg, ckpt: Path, dataset: Path, kept: pd.DataFrame, device: str,
@@ -59,3 +122,26 @@ def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: li
         counts = write_round_labels(df, gt, seqs, dataset_p, out_p, cfg, empty_gt)
         run.log_metrics(counts, step=k, prefix="boxes.")
     return counts | {"out": str(out_p)}
+
+
+log = logging.getLogger(__name__)
+
+
+def run(args: argparse.Namespace) -> int:
+    from flows.runtime import prepare_environment, run_flow
+    from flows.settings import load_config
+    from flows.stages import check_round
+
+    cfg = load_config(args.params, args.overrides)
+    k = check_round("pseudo_label", args.round_idx)  # before Prefect starts
+    prepare_environment()
+
+    # sequences are mapped as Prefect tasks on the task runner of orchestration.* (threads, Dask)
+    counts = run_flow(pseudo_label_flow, cfg.orchestration, round_idx=k, params=args.params,
+                      overrides=args.overrides, ckpt=args.ckpt, out=args.out, dataset=args.dataset,
+                      device=args.device)
+    human = f" + human {counts['human']}" if counts.get("human") else ""
+    print(f"pseudo-label round {k}: {counts.get('total', 0)} boxes: gt {counts.get('gt', 0)}{human}, "
+          f"pseudo {counts.get('pseudo', 0)} ({counts.get('ignore', 0)} ignore), "
+          f"inpainted {counts.get('inpainted', 0)} -> {counts['out']}")
+    return 0

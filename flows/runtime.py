@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flows.policies import retry_on_io_error
 from flows.prefect_env import api_url, prepare_environment, repo_root
-from leod_core.config import ConfigError
 from flows.settings import OrchestrationConfig
-from tasks.policies import retry_on_io_error
+from leod_core.config import ConfigError
 
 #: errors that mean the user's input or parameters are wrong: reported as one line, never retried
 BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, ValueError)

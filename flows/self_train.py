@@ -21,9 +21,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import StepFailed
-from leod_core.round_layout import stage_order
+from flows.stages import stage_order
 
 __all__ = ["StageFailed", "failure_reason", "dvc_repro", "self_train_flow"]
+
 
 log = logging.getLogger(__name__)
 

@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from flows.cli_args import Arg, arg
+from leod_core.config import SYNTH_PRESET_NAMES
 from leod_core.round_layout import ArtifactLayout
 
-__all__ = ["StageSpec", "STAGES", "spec_of", "StageInstance", "stage_instances", "declared_values",
+__all__ = ["WHEN", "StageSpec", "STAGES", "spec_of", "Stage", "round_stages", "pipeline_stages", "stage_order",
+           "first_round", "check_round", "stage_flow", "spec_args", "stage_commands", "StageInstance", "stage_instances", "declared_values",
            "stage_fingerprints", "import_closure", "code_deps", "render_dvc_yaml", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the repository's own top-level packages: imports of anything else (torch, prefect) are not code deps
-PACKAGES = ("leod_core", "flows", "tasks")
+PACKAGES = ("leod_core", "flows")
 DVC_YAML = "dvc.yaml"
 
 #: what every stage that runs a model reads besides its own section: the torch thread count changes the
@@ -39,24 +42,66 @@ DVC_YAML = "dvc.yaml"
 _MODEL_RUNTIME = ["train.threads"]
 
 
+#: when a spec's stage runs: once before the rounds, in round 0, in every round k >= 1, in every round, once
+#: after the last round (dvc.yaml's ``foreach`` over rounds.yaml for the per-round ones)
+WHEN = ("once", "round0", "self_train", "every_round", "end")
+_FOREACH = {"self_train": "${self_train}", "every_round": "${all_rounds}"}
+
+
 @dataclass(frozen=True)
 class StageSpec:
-    """One stage of dvc.yaml (a ``foreach`` stage stands for one stage per round).
+    """One stage kind: its ``leod`` command, inputs, parameters and outputs, the module that runs it, and
+    when it runs. dvc.yaml, the ``leod`` sub-command list, the per-round stage order (``leod self-train``,
+    ``leod study``) and the study's stage fingerprints are all generated from these.
 
     Paths use dvc.yaml's templating (``${paths.artifacts}``, ``${key}``, ``${item}``); ``outs``,
-    ``metrics`` and ``plots`` entries are a path or ``(path, options)``.
+    ``metrics`` and ``plots`` entries are a path or ``(path, options)``. ``module`` is the stage's one
+    orchestration module (its Prefect flow and tasks, MLflow logging, and the command's ``add_arguments`` /
+    ``run``): its import closure is the stage's code dependency.
     """
 
     name: str
-    command: str  # the leod sub-command (flows/cli.py COMMANDS): its import closure = the code deps
+    module: str
     cmd: str
     deps: list[str]
     params: list[str]
     outs: list[str | tuple[str, dict]] = field(default_factory=list)
     metrics: list[str | tuple[str, dict]] = field(default_factory=list)
     plots: list[str | tuple[str, dict]] = field(default_factory=list)
-    foreach: str | None = None  # "${self_train}" (rounds >= 1) or "${all_rounds}"
+    when: str = "once"
+    summary: str = ""  # the command's one-line help
+    cli: str = ""  # the ``leod`` sub-command that runs it, default the second word of ``cmd``
+    args: tuple[Arg, ...] = ()  # the command's options besides --params / -S (its module's ``run`` reads them)
+    kind: str = ""  # the stage kind (flow) it runs, default its name: round 0's ``pretrain`` runs ``train``
+    flow: str = ""  # the Prefect flow in ``module`` that ``leod study`` runs (per-round stages)
     comment: str = ""
+
+    def __post_init__(self) -> None:
+        if self.when not in WHEN:
+            raise ValueError(f"stage {self.name}: when must be one of {WHEN}, got {self.when!r}")
+
+    @property
+    def stage_kind(self) -> str:
+        return self.kind or self.name
+
+    @property
+    def command(self) -> str:
+        """The ``leod`` sub-command (``cli``, else the second word of ``cmd``)."""
+        return self.cli or self.cmd.split()[1]
+
+    @property
+    def foreach(self) -> str | None:
+        return _FOREACH.get(self.when)
+
+    @property
+    def takes_round(self) -> bool:
+        """Whether its command (and flow) take the round: ``--round`` is among its options."""
+        return any("--round" in a.flags for a in self.args)
+
+    def runs_in(self, k: int) -> bool:
+        """Whether this per-round stage has an instance in round ``k``."""
+        return (self.when == "round0" and k == 0) or (self.when == "self_train" and k >= 1) or \
+            self.when == "every_round"
 
 
 _NO_CACHE = {"cache": False}
@@ -71,20 +116,49 @@ _HUMAN = "${paths.human_labels}"
 #: inputs no stage makes whose *content* a fingerprint hashes (small files edited between runs)
 _CONTENT_DEPS = (_HUMAN,)
 
+
+def _round(help_text: str) -> Arg:
+    return arg("--round", type=int, required=True, dest="round_idx", help=help_text)
+
+
+_DATASET = arg("--dataset", default=None, help="dataset root (default: paths.dataset)")
+_DEVICE = arg("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+#: ``leod train``'s options: round 0 (``pretrain``) and rounds >= 1 (``train``) are one command
+_TRAIN_ARGS = (_round("round index K (0 = supervised)"),
+               arg("--labels", default=None, help="label table (default: <artifacts>/round_K/labels/labels.parquet)"),
+               arg("--out", default=None, help="output folder (default: <artifacts>/round_K/model)"),
+               arg("--init", default=None,
+                   help="initial weights (default: round K-1's last.pt when train.init_from_previous)"),
+               _DATASET)
+_WORKERS = arg("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
+
 STAGES: list[StageSpec] = [
     StageSpec(
-        "synth", "synth", "leod synth ${paths.synth} --preset ${synth.preset} --seed ${synth.seed}", [],
+        "synth", "flows.synth", "leod synth ${paths.synth} --preset ${synth.preset} --seed ${synth.seed}", [],
         ["synth.preset", "synth.seed", "synth.height", "synth.width", "synth.num_classes", "synth.label_format",
          "dataset.camera"],
-        outs=["${paths.synth}"],
+        outs=["${paths.synth}"], summary="write the synthetic event-camera dataset as raw Prophesee files",
+        args=(arg("dst", help="output folder (replaced atomically)"),
+              arg("--preset", default="default", choices=list(SYNTH_PRESET_NAMES),
+                  help="dataset preset (default: default; gen1like: Gen1-like labels, motion and noise)"),
+              arg("--seed", type=int, default=0, help="dataset seed (default: 0)"), _WORKERS),
         comment="its own path, so a paths.raw pointed at real data is never an out DVC deletes before a run"),
-    StageSpec("import", "import_prophesee", "leod import-prophesee ${paths.raw} ${paths.dataset}", ["${paths.raw}"],
-              ["dataset.camera"], outs=["${paths.dataset}"]),
-    StageSpec("subsample", "subsample", f"leod subsample --out {_R0.labels_dir}",
+    StageSpec("import", "flows.import_data", "leod import-prophesee ${paths.raw} ${paths.dataset}", ["${paths.raw}"],
+              ["dataset.camera"], outs=["${paths.dataset}"], cli="import",
+              summary="event recordings (.dat .raw .aedat4, RVT .h5) + .npy/.csv labels -> RVT layout",
+              args=(arg("src", help="raw dataset folder (train/ val/ test/ of recordings + labels) or an RVT "
+                                    "preprocessed folder"),
+                    arg("dst", help="output dataset root (RVT layout)"),
+                    arg("--camera", default=None, help="gen1 | gen4 | synth or a camera YAML file (default: "
+                                                      "dataset.camera of the params)"),
+                    _WORKERS)),
+    StageSpec("subsample", "flows.subsample", f"leod subsample --out {_R0.labels_dir}",
               ["${paths.dataset}/train/labels_full.parquet"], ["subsample", "data.sequence_length"],
-              outs=[f"{_R0.labels_dir}"]),
+              outs=[f"{_R0.labels_dir}"], when="round0", flow="subsample_flow",
+              summary="write the round-0 sparse label table (WSOD/SSOD) and the withheld GT",
+              args=(arg("--out", default=None, help="output folder (default: <paths.artifacts>/round_0/labels)"),)),
     StageSpec(
-        "pretrain", "train", "leod train --round 0",
+        "pretrain", "flows.train", "leod train --round 0",
         # where the dropped labels were comes from the dataset's label index, never from withheld.parquet
         [f"{_R0.labels}", "${paths.dataset}/train"],
         ["dataset.camera", "model", "data", "full_labels", "loss.target_mode", "loss.reg_weight", "train.steps",
@@ -93,22 +167,36 @@ STAGES: list[StageSpec] = [
          *_MODEL_RUNTIME],
         outs=[f"{_R0.weights}"], metrics=[(f"{_R0.train_summary}", _NO_CACHE)],
         plots=[(f"{_R0.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
+        when="round0", kind="train", flow="train_flow", summary="train the detector of one round",
+        args=_TRAIN_ARGS,
         comment="round 0: supervised pre-training on the sparse ground truth"),
     StageSpec(
-        "pseudo_label", "pseudo_label", "leod pseudo-label --round ${key}",
+        "pseudo_label", "flows.pseudo_label", "leod pseudo-label --round ${key}",
         [f"{_RPREV.weights}", f"{_R0.labels}", _HUMAN, "${paths.dataset}/train"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "pseudo", *_MODEL_RUNTIME],
         outs=[f"{_RK.labels}", (f"{_RK.export_dir}", _NO_CACHE)],
-        foreach="${self_train}",
+        when="self_train", flow="pseudo_label_flow",
+        summary="pseudo-label the training set with the previous round's model",
+        args=(_round("round index K >= 1"),
+              arg("--ckpt", default=None, help="checkpoint (default: <artifacts>/round_{K-1}/model/last.pt)"),
+              arg("--out", default=None, help="output folder (default: <artifacts>/round_K/labels)"),
+              _DATASET, _DEVICE),
         comment="rounds k >= 1: pseudo-label with round k-1's model (GT: round 0's + paths.human_labels), "
                 "measure the labels, retrain"),
     StageSpec(
-        "pseudo_quality", "pseudo_quality", "leod pseudo-quality --round ${key}",
+        "pseudo_quality", "flows.pseudo_quality", "leod pseudo-quality --round ${key}",
         [f"{_RK.labels}", f"{_LAYOUT.withheld}", _HUMAN],
         ["dataset.camera"],
-        metrics=[(f"{_RK.quality}", _NO_CACHE)], plots=[f"{_RK.quality_plot}"], foreach="${self_train}"),
+        metrics=[(f"{_RK.quality}", _NO_CACHE)], plots=[f"{_RK.quality_plot}"], when="self_train",
+        flow="pseudo_quality_flow", summary="precision/recall/AP of a round's pseudo labels vs withheld GT",
+        args=(_round("round index K (>= 1)"),
+              arg("--labels", default=None,
+                  help="pseudo-label table (default: <artifacts>/round_K/labels/labels.parquet)"),
+              arg("--withheld", default=None,
+                  help="withheld GT table (default: <artifacts>/round_0/labels/withheld.parquet)"),
+              arg("--out", default=None, help="output folder (default: <artifacts>/round_K/quality)"))),
     StageSpec(
-        "train", "train", "leod train --round ${key}",
+        "train", "flows.train", "leod train --round ${key}",
         [f"{_RK.labels}", f"{_RPREV.weights}", "${paths.dataset}/train"],
         ["dataset.camera", "model", "data", "full_labels", "loss", "train.steps_self_train", "train.lr_self_train",
          "train.init_from_previous", "train.pct_start", "train.div_factor", "train.final_div_factor",
@@ -116,19 +204,29 @@ STAGES: list[StageSpec] = [
          "train.seed", *_MODEL_RUNTIME],
         outs=[f"{_RK.weights}"], metrics=[(f"{_RK.train_summary}", _NO_CACHE)],
         plots=[(f"{_RK.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
-        foreach="${self_train}"),
+        when="self_train", flow="train_flow", summary="train the detector of one round", args=_TRAIN_ARGS),
     StageSpec(
-        "evaluate", "evaluate", "leod evaluate --round ${item}",
+        "evaluate", "flows.evaluate", "leod evaluate --round ${item}",
         [f"{_RI.weights}", "${paths.dataset}/test"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "eval", *_MODEL_RUNTIME],
         outs=[f"{_RI.eval_frames()}"], metrics=[(f"{_RI.metrics()}", _NO_CACHE)],
         plots=[(f"{_RI.pr_table()}", {"x": "recall", "y": "precision", **_NO_CACHE}), f"{_RI.pr_plot()}"],
-        foreach="${all_rounds}"),
+        when="every_round", flow="evaluate_flow", summary="Prophesee mAP of a round's checkpoint on test/val",
+        args=(_round("round index K"),
+              arg("--split", choices=["test", "val"], default=None, help="split (default: eval.split)"),
+              arg("--ckpt", default=None, help="checkpoint (default: <artifacts>/round_K/model/last.pt)"),
+              arg("--out", default=None, help="output folder (default: <artifacts>/round_K/eval[_val])"),
+              _DATASET, _DEVICE)),
     StageSpec(
-        "report", "compare", f"leod compare --source files --out {_LAYOUT.report_dir}",
+        "report", "flows.report", f"leod compare --source files --out {_LAYOUT.report_dir}",
         [f"{_R0.metrics()}", f"{_RLAST.metrics()}", f"{_RLAST.quality}"],
         ["rounds", "eval.split"],
-        outs=[f"{_LAYOUT.report_plot}"],
+        outs=[f"{_LAYOUT.report_plot}"], when="end",
+        summary="table and plot of all rounds (their metrics files, or MLflow)",
+        args=(arg("--out", default=None, help="output folder (default: <paths.artifacts>/report)"),
+              arg("--source", choices=["files", "mlflow"], default="files",
+                  help="read round metrics from the round folders' metrics.json and quality.json (default: "
+                       "what DVC tracks) or from the latest finished MLflow runs of the experiment")),
         plots=[(f"{_LAYOUT.report_table}", {"x": "round", "y": "AP", **_NO_CACHE})],
         comment="reads every round's metrics.json and quality.json (not MLflow, which it only logs to); "
                 "the first and last are its deps, every round in between is upstream of the last one"),
@@ -142,8 +240,92 @@ _FOLDED = ("full_labels",)
 
 
 def spec_of(kind: str, round_idx: int | None) -> StageSpec:
-    """The spec a pipeline stage (``leod_core.round_layout.Stage`` kind and round) is an instance of."""
-    return _SPECS["pretrain" if kind == "train" and round_idx == 0 else kind]
+    """The spec a pipeline stage (its kind and round) is an instance of."""
+    for spec in STAGES:
+        if spec.stage_kind == kind and (round_idx is None or spec.when in ("once", "end") or spec.runs_in(round_idx)):
+            return spec
+    raise KeyError(f"no stage {kind!r} in round {round_idx}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: its kind (the flow it runs) and round (None: once per run)."""
+
+    kind: str
+    round: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The run-level name (``train@0``, ``pseudo_label@1``; ``subsample``): study markers, logs."""
+        return self.kind if self.round is None or self.kind == "subsample" else f"{self.kind}@{self.round}"
+
+    @property
+    def dvc_name(self) -> str:
+        """The name dvc.yaml gives it: a per-round spec's name ``@K`` (``pseudo_label@1``), else the spec's
+        name (``pretrain``, ``subsample``)."""
+        spec = spec_of(self.kind, self.round)
+        return f"{spec.name}@{self.round}" if spec.foreach else spec.name
+
+
+def round_stages(k: int) -> list[Stage]:
+    """The stages of round ``k`` in order (the specs that run in it, in STAGES order): round 0
+    subsamples, trains and evaluates; round k >= 1 pseudo-labels with round k-1's model, measures the
+    labels, retrains and evaluates."""
+    return [Stage(spec.stage_kind, k) for spec in STAGES if spec.runs_in(k)]
+
+
+def pipeline_stages(rounds: int) -> list[Stage]:
+    """Every stage of the DAG with ``rounds`` self-training rounds, in an order that respects its deps."""
+    stages = [Stage(spec.stage_kind) for spec in STAGES if spec.when == "once"]
+    for k in range(rounds + 1):
+        stages += round_stages(k)
+    return stages + [Stage(spec.stage_kind) for spec in STAGES if spec.when == "end"]
+
+
+def stage_order(rounds: int) -> list[str]:
+    """DVC stage names in pipeline order (``leod self-train`` runs them one by one)."""
+    return [s.dvc_name for s in pipeline_stages(rounds)]
+
+
+def first_round(kind: str) -> int:
+    """The smallest round index the per-round stage ``kind`` runs in (0, or 1 for the self-training ones)."""
+    return min(k for k in (0, 1) for spec in STAGES if spec.stage_kind == kind and spec.runs_in(k))
+
+
+def check_round(kind: str, k: int) -> int:
+    """``k`` if stage ``kind`` exists for round ``k``, else the one-line ``--round`` error (commands call it
+    before Prefect starts)."""
+    lo = first_round(kind)
+    if k < lo:
+        why = " (round 0 uses the sparse GT only)" if lo == 1 else ""
+        raise ValueError(f"--round must be >= {lo}{why}, got {k}")
+    return k
+
+
+def stage_flow(kind: str, k: int) -> tuple[Any, dict[str, int]]:
+    """(Prefect flow, its round argument) of per-round stage ``kind`` in round ``k``, as ``leod study`` runs
+    it in its run folders: the spec's flow, with ``{"round_idx": k}`` when the stage takes the round."""
+    import importlib
+
+    spec = spec_of(kind, k)
+    flow = getattr(importlib.import_module(spec.module), spec.flow)
+    return flow, ({"round_idx": k} if spec.takes_round else {})
+
+
+def spec_args(command: str) -> tuple[Arg, ...] | None:
+    """The options of a stage's ``leod`` sub-command (by its name or dvc.yaml's), None for other commands."""
+    for spec in STAGES:
+        if command in (spec.command, spec.cmd.split()[1]):
+            return spec.args
+    return None
+
+
+def stage_commands() -> list[tuple[str, str, str]]:
+    """(command, module, one-line help) of the stages' ``leod`` sub-commands, in pipeline order."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for spec in STAGES:
+        seen.setdefault(spec.command, (spec.command, spec.module, spec.summary))
+    return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -171,8 +353,6 @@ def _paths_of(entries: list[str | tuple[str, dict]]) -> list[str]:
 
 def stage_instances(rounds: int, paths: dict[str, Any]) -> list[StageInstance]:
     """Every stage of the DAG with ``rounds`` self-training rounds, in pipeline order, paths resolved."""
-    from leod_core.round_layout import pipeline_stages
-
     out = []
     for stage in pipeline_stages(rounds):
         spec = spec_of(stage.kind, stage.round)
@@ -290,8 +470,8 @@ def _import_closure(module: str, root: Path) -> tuple[str, ...]:
 
 
 def code_deps(spec: StageSpec) -> list[str]:
-    """The stage's code dependencies: the import closure of its ``leod`` sub-command's module."""
-    return list(import_closure(f"flows.commands.{spec.command}"))
+    """The stage's code dependencies: the import closure of its orchestration module."""
+    return list(import_closure(spec.module))
 
 
 def _entry(item: str | tuple[str, dict], indent: str) -> list[str]:

@@ -1,20 +1,105 @@
-"""Flow of the ``train`` stage: one round's detector, trained in a resumable work folder, then published."""
+"""``leod train --round K``: train the detector of one round (resumes a killed run from its checkpoint).
+
+Defaults: labels = <artifacts>/round_K/labels/labels.parquet, out = <artifacts>/round_K/model, init =
+<artifacts>/round_{K-1}/model/last.pt when ``train.init_from_previous``. With ``train.devices > 1`` the
+command starts itself again under ``torch.distributed.run`` with one process per device.
+
+Flow of the ``train`` stage: one round's detector, trained in a resumable work folder, then published.
+
+Tasks of the ``train`` stage.
+
+Training runs in a work folder outside the DVC output (``<artifacts>/.work/round_K/model``): DVC deletes
+a stage's outputs before re-running it, so a resume checkpoint kept inside them would not survive a
+killed ``dvc repro``. Only the finished files are published into the output folder, atomically.
+"""
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
+import logging
 import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
+from flows.mlflow_log import stage_run
+from flows.policies import retry_on_io_error
 from flows.settings import load_config
-from leod_core.round_layout import LOSS_FILE, METRICS_FILE, check_round
-from tasks.mlflow_log import stage_run
+from flows.stages import check_round
+from leod_core.atomic import atomic_dir
+from leod_core.config import LeodConfig
+from leod_core.round_layout import BEST_WEIGHTS_FILE, METRICS_FILE, MODEL_FILES, WEIGHTS_FILE
+from leod_core.round_layout import LOSS_FILE, METRICS_FILE
 from leod_core.train.loop import TIMING_FILE
-from tasks.train import loss_rows, publish_model, train_model, train_model_torchrun
 
-__all__ = ["train_flow", "resolve_train_paths"]
+__all__ = ["train_model", "train_model_torchrun", "publish_model", "loss_rows", "train_flow", "resolve_train_paths"]
+
+
+log = logging.getLogger(__name__)
+
+
+@task(name="train-round", cache_policy=NO_CACHE)
+def train_model(cfg: LeodConfig, round_idx: int, labels: Path, dataset: Path, work_dir: Path,
+                init: Path | None = None, callback: Callable[[int, dict[str, float]], None] | None = None) -> Any:
+    """``train_round`` in ``work_dir`` (resumes a killed run from its checkpoint); returns TrainResult."""
+    from leod_core.train.loop import train_round
+
+    return train_round(cfg, round_idx, labels, dataset, work_dir, init_weights=init, callback=callback)
+
+
+@task(name="train-torchrun", cache_policy=NO_CACHE)
+def train_model_torchrun(nproc: int, cli_args: Sequence[str]) -> None:
+    """``leod train ...`` under torchrun, one process per device (train.devices > 1)."""
+    from leod_core.train.ddp import torchrun_command
+
+    cmd = torchrun_command(nproc, "flows.cli", list(cli_args))
+    log.info("launching %s", " ".join(cmd))
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        raise RuntimeError(f"step train: torchrun with {nproc} processes exited with code {rc}")
+
+
+@task(name="publish-model", retries=2, retry_delay_seconds=1, retry_condition_fn=retry_on_io_error,
+      cache_policy=NO_CACHE)
+def publish_model(work_dir: Path, out_dir: Path) -> Path:
+    """Copy the finished files of ``work_dir`` into ``out_dir`` (replaced atomically), then delete the
+    work folder (its resume checkpoint is spent). Returns ``out_dir/last.pt``."""
+    work_dir, out_dir = Path(work_dir), Path(out_dir)
+    if not (work_dir / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"training left no weights: {work_dir / WEIGHTS_FILE}")
+    with atomic_dir(out_dir) as tmp:
+        for name in MODEL_FILES:
+            if (work_dir / name).is_file():
+                shutil.copy2(work_dir / name, tmp / name)
+        summary = tmp / METRICS_FILE
+        if summary.is_file():  # the trainer wrote work-folder paths; name the published files instead
+            data = json.loads(summary.read_text())
+            data["weights"] = str(out_dir / WEIGHTS_FILE)
+            data["best"] = str(out_dir / BEST_WEIGHTS_FILE) if data.get("best") else None
+            summary.write_text(json.dumps(data, indent=2) + "\n")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return out_dir / WEIGHTS_FILE
+
+
+def loss_rows(csv_path: Path) -> list[tuple[int, dict[str, float]]]:
+    """(step, metrics) rows of a trainer ``loss.csv`` (empty cells skipped): for runs whose steps could
+    not be streamed to MLflow live (torchrun)."""
+    rows: list[tuple[int, dict[str, float]]] = []
+    if not Path(csv_path).is_file():
+        return rows
+    with open(csv_path, newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(float(row.pop("step")))
+            rows.append((step, {k: float(v) for k, v in row.items() if v not in ("", None)}))
+    return rows
 
 
 def resolve_train_paths(cfg, round_idx: int, labels: str | None, out: str | None,
@@ -71,3 +156,39 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
         run.log_artifact(out_p / LOSS_FILE)
         run.log_artifact(out_p / METRICS_FILE)
     return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from flows.settings import load_config
+    from flows.stages import check_round
+
+    cfg = load_config(args.params, args.overrides)
+    check_round("train", args.round_idx)  # before Prefect starts
+    if "LOCAL_RANK" in os.environ:  # one torchrun rank (started by the train flow): train into --out
+        return _train_rank(args, cfg)
+
+    from flows.runtime import prepare_environment, run_flow
+
+    prepare_environment()
+
+    # the flow trains in a resumable work folder (or under torchrun when train.devices > 1), publishes
+    # the weights into --out and logs losses to MLflow
+    result = run_flow(train_flow, cfg.orchestration, round_idx=args.round_idx, params=args.params,
+                      overrides=args.overrides, labels=args.labels, out=args.out, init=args.init,
+                      dataset=args.dataset, verbose=getattr(args, "verbose", False))
+    resumed = f", resumed at step {result['resumed_from']}" if result.get("resumed_from") else ""
+    print(f"train round {args.round_idx}: {result['steps']} steps, final loss {result['final_loss']:.4f}, "
+          f"{result['steps_per_s']:.2f} steps/s{resumed} -> {result['weights']}")
+    return 0
+
+
+def _train_rank(args: argparse.Namespace, cfg) -> int:
+    """Body of one torchrun process: every rank trains, rank 0 writes ``--out``."""
+    from leod_core.train.loop import train_round
+
+    k = args.round_idx
+    labels, out, init = resolve_train_paths(cfg, k, args.labels, args.out, args.init)
+    result = train_round(cfg, k, labels, Path(args.dataset or cfg.paths.dataset), out, init_weights=init)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"train round {k} (rank 0): {result.steps} steps, final loss {result.final_loss:.4f} -> {result.weights}")
+    return 0

@@ -87,7 +87,7 @@ def expected_hashes(path: Path = EXPECTED_FILE, platform: str | None = None
 def _data_stages() -> list[str]:
     """The stages before the first training (synthesis, import, label subsampling): numpy only, so their
     outputs are the same on every CPU kind; everything downstream of a model's floats is not."""
-    from leod_core.round_layout import stage_order
+    from flows.stages import stage_order
 
     order = stage_order(0)
     return order[:order.index("pretrain")]
@@ -226,7 +226,7 @@ def check_default_metrics(repo: Path = ROOT, expected_file: Path = DEFAULT_METRI
 
 
 def main(argv: list[str] | None = None) -> int:
-    from leod_core.round_layout import stage_order
+    from flows.stages import stage_order
 
     parser = argparse.ArgumentParser(prog="python -m flows.verify", description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="write this run's hashes as the expectation")

@@ -1,12 +1,8 @@
-"""Where a self-training run keeps its files, and the stages that make them, in pipeline order.
+"""Where a self-training run keeps its files: one home for every file name a stage writes.
 
-One home for both facts, read by every layer: the commands (their ``--help`` defaults), the stage flows
-(default paths and round checks), ``rounds.yaml`` (the rounds dvc.yaml templates over), ``leod
-self-train`` (the stage order it drives), ``leod study`` (the stages of each run), the report, the smoke
-and verify checks. ``dvc.yaml`` (generated from flows/stages.py) spells its paths through
-:class:`RoundPaths` with DVC's templates for the round, so each file name below is written here only; a
-test checks that its stage names and dependency order equal :func:`pipeline_stages`
-(tests/test_round_layout.py).
+Read by every layer: the stage modules (default paths), ``dvc.yaml`` (generated from flows/stages.py,
+which spells its paths through :class:`RoundPaths` with DVC's templates for the round), the report, the
+smoke and verify checks. Which stages run in which round is the stage specs' (``flows/stages.py``).
 
 Layout of ``paths.artifacts`` (one folder per round ``K``)::
 
@@ -27,9 +23,7 @@ from pathlib import Path
 
 __all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "BEST_WEIGHTS_FILE", "LOSS_FILE", "MODEL_FILES",
            "EXPORT_DIR", "METRICS_FILE", "PR_TABLE_FILE", "PR_PLOT_FILE", "FRAMES_DIR", "QUALITY_FILE",
-           "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout",
-           "check_round", "first_round", "Stage",
-           "round_stages", "pipeline_stages", "stage_order"]
+           "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout"]
 
 LABELS_FILE = "labels.parquet"
 WITHHELD_FILE = "withheld.parquet"  # written beside round 0's labels.parquet by ``leod subsample``
@@ -47,28 +41,6 @@ QUALITY_FILE = "quality.json"
 QUALITY_PLOT_FILE = "quality.png"
 REPORT_TABLE_FILE = "rounds.csv"  # the report: AP per round
 REPORT_PLOT_FILE = "rounds.png"
-
-#: the first round each per-round stage exists for, and why no earlier one
-_FIRST_ROUND: dict[str, tuple[int, str]] = {
-    "train": (0, ""),
-    "evaluate": (0, ""),
-    "pseudo_label": (1, " (round 0 uses the sparse GT only)"),
-    "pseudo_quality": (1, " (round 0 has no pseudo labels)"),
-}
-
-
-def first_round(kind: str) -> int:
-    """The smallest round index stage ``kind`` runs for (0 for train/evaluate, 1 for pseudo-labelling)."""
-    return _FIRST_ROUND[kind][0]
-
-
-def check_round(kind: str, k: int) -> int:
-    """``k`` if stage ``kind`` exists for round ``k``, else the one-line ``--round`` error."""
-    lo, why = _FIRST_ROUND[kind]
-    if k < lo:
-        raise ValueError(f"--round must be >= {lo}{why}, got {k}")
-    return k
-
 
 @dataclass(frozen=True)
 class RoundPaths:
@@ -175,44 +147,3 @@ class ArtifactLayout:
     @property
     def report_plot(self) -> Path:
         return self.report_dir / REPORT_PLOT_FILE
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage of the pipeline: its kind (the ``leod`` command / flow) and round (None: once)."""
-
-    kind: str
-    round: int | None = None
-
-    @property
-    def name(self) -> str:
-        """The run-level name (``train@0``, ``pseudo_label@1``; ``subsample``): study markers, logs."""
-        return self.kind if self.round is None or self.kind == "subsample" else f"{self.kind}@{self.round}"
-
-    @property
-    def dvc_name(self) -> str:
-        """The name dvc.yaml gives it: round 0's training is ``pretrain``, per-round stages ``kind@K``."""
-        if self.kind == "train" and self.round == 0:
-            return "pretrain"
-        return self.name
-
-
-def round_stages(k: int) -> list[Stage]:
-    """The stages of round ``k`` in order: round 0 subsamples, trains and evaluates; round k >= 1
-    pseudo-labels with round k-1's model, measures the labels, retrains and evaluates."""
-    if k == 0:
-        return [Stage("subsample", 0), Stage("train", 0), Stage("evaluate", 0)]
-    return [Stage(kind, k) for kind in ("pseudo_label", "pseudo_quality", "train", "evaluate")]
-
-
-def pipeline_stages(rounds: int) -> list[Stage]:
-    """Every stage of the DAG with ``rounds`` self-training rounds, in an order that respects its deps."""
-    stages = [Stage("synth"), Stage("import")]
-    for k in range(rounds + 1):
-        stages += round_stages(k)
-    return stages + [Stage("report")]
-
-
-def stage_order(rounds: int) -> list[str]:
-    """DVC stage names in pipeline order (``leod self-train`` runs them one by one)."""
-    return [s.dvc_name for s in pipeline_stages(rounds)]

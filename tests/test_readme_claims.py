@@ -103,7 +103,7 @@ def test_micro_configurations() -> None:
 def test_micro_hash_record() -> None:
     """verify/micro_hashes.json: one record, every stage of the 2-round DAG; the data stages' outputs."""
     from flows.verify import _data_stages
-    from leod_core.round_layout import stage_order
+    from flows.stages import stage_order
 
     records = json.loads((REPO / "verify/micro_hashes.json").read_text())["platforms"]
     outputs = {sum(map(len, rec.values())) for rec in records.values()}

@@ -9,8 +9,8 @@ import pytest
 
 from flows.dvc_rounds import render
 from flows.settings import load_config
-from leod_core.round_layout import (ArtifactLayout, Stage, check_round, first_round, pipeline_stages,
-                                    round_stages, stage_order)
+from leod_core.round_layout import ArtifactLayout
+from flows.stages import Stage, check_round, first_round, pipeline_stages, round_stages, stage_order
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -149,8 +149,12 @@ def cli_commands(parser: argparse.ArgumentParser | None = None) -> dict[str, lis
 
 def _command_module_doc(sub: argparse.ArgumentParser) -> str:
     """The docstring of the command's module, less a first line that only repeats the command's help."""
-    module = sub.get_default("_module")
-    doc = (getattr(module, "__doc__", None) or "").strip()
+    # read from the source, not by importing: a stage's module imports Prefect and torch at its top
+    import importlib.util
+
+    found = importlib.util.find_spec(sub.get_default("_module_name"))
+    source = Path(found.origin).read_text() if found and found.origin else ""
+    doc = (ast.get_docstring(ast.parse(source)) or "").strip()
     if not doc:
         return ""
     paragraphs = doc.split("\n\n")
@@ -189,7 +193,7 @@ def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
     subs = _subparsers(parser)
     n_args = sum(len(v) for k, v in commands.items() if k)
     lines = _header(
-        "The `leod` command", "flows/cli.py (build_parser) and flows/commands/*.py (add_arguments)",
+        "The `leod` command", "flows/cli.py (build_parser), flows/stages.py (a stage's options) and flows/commands/*.py (add_arguments)",
         f"{len(subs)} commands, {n_args} arguments (options and positionals; `-h` / `--help` and hidden options "
         "left out, as `--help` does). Commands that read parameters take `--params FILE` and repeatable "
         "`-S key=value` overrides of [params.yaml](params.md). `leod <command> --help` prints the same.")

@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             # before Prefect's first import in this process: it reads its settings once, then
             os.environ.update(PREFECT_API_URL=f"{purl}/api", PREFECT_HOME=env["PREFECT_HOME"])
             prepare_environment(repo)
-            from leod_core.round_layout import stage_order
+            from flows.stages import stage_order
 
             full_name = f"self-train/{DEPLOYMENT_NAME}"
             _wait_deployment(purl, full_name, 300)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from flows.cli import add_params_arguments
+from flows.cli_args import add_params_arguments
 
 FORMAT_CHOICES = ("label_studio", "cvat", "coco")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.cli import add_params_arguments
+from flows.cli_args import add_params_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ __all__ = ["add_arguments", "run", "describe"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from flows.cli import add_params_arguments
+    from flows.cli_args import add_params_arguments
 
     parser.add_argument("--preset", default="nano", help="nano | tiny | small | base (default: nano)")
     parser.add_argument("--camera", default=None,

@@ -12,7 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from flows.cli import add_params_arguments
+from flows.cli_args import add_params_arguments
 
 log = logging.getLogger(__name__)
 

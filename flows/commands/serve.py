@@ -18,7 +18,7 @@ UI_INSTALL_HINT = "make ui (or: pip install --require-hashes --no-deps -r requir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from flows.cli import add_params_arguments
+    from flows.cli_args import add_params_arguments
 
     add_params_arguments(parser)
     parser.add_argument("--repo", default=".", help="repository with dvc.yaml (default: .)")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment
     from flows.server import mlflow_server, mlflow_ui_available, prefect_server, require_free_port, wait_healthy
     from flows.settings import load_config
-    from tasks.mlflow_log import tracking_uri
+    from flows.mlflow_log import tracking_uri
 
     repo = Path(args.repo).resolve()
     cfg = load_config(repo / args.params, args.overrides)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.cli import add_params_arguments
+from flows.cli_args import add_params_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment, run_flow
     from flows.settings import load_config
     from leod_core.labelling.suggest import Weights
-    from leod_core.round_layout import check_round
+    from flows.stages import check_round
 
     cfg = load_config(args.params, args.overrides)
     k = check_round("pseudo_label", args.round_idx)  # bad input fails before Prefect starts

@@ -26,7 +26,7 @@ from torch import nn
 from leod_core.atomic import atomic_path
 from leod_core.compute import pick_device, use_threads
 from leod_core.config import LeodConfig, config_to_dict
-from leod_core.round_layout import BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE, WEIGHTS_FILE, check_round
+from leod_core.round_layout import BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE, WEIGHTS_FILE
 from leod_core.train import ddp
 from leod_core.train.checkpoint import ModelSpec, load_weights_into, save_weights
 from leod_core.train.history import LossHistory
@@ -90,7 +90,9 @@ class TrainResult:
 
 def round_lr_steps(cfg: LeodConfig, round_idx: int) -> tuple[float, int]:
     """Peak LR and step count: pre-training (round 0) vs self-training (rounds >= 1)."""
-    if check_round("train", round_idx) == 0:
+    if round_idx < 0:
+        raise ValueError(f"--round must be >= 0, got {round_idx}")
+    if round_idx == 0:
         return cfg.train.lr, cfg.train.steps
     return cfg.train.lr_self_train, cfg.train.steps_self_train
 

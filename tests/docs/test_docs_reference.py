@@ -51,13 +51,13 @@ def _parser_arguments(parser: argparse.ArgumentParser) -> set[str]:
 
 
 def test_cli_reference_lists_every_command_and_option(gen):
-    from flows.cli import COMMANDS, build_parser
+    from flows.cli import build_parser, commands
 
     parser = build_parser()
     page = gen.cli_reference(parser)
     sections = _sections(page, r"## `leod ?([a-z-]*)`")
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert list(sections) == [""] + list(sub.choices) == [""] + [name for name, _, _ in COMMANDS]
+    assert list(sections) == [""] + list(sub.choices) == [""] + [name for name, _, _ in commands()]
     for name, body in sections.items():
         command = parser if name == "" else sub.choices[name]
         listed = {n for cell in _first_cells(body) for n in re.findall(r"`([^`]+)`", cell.split(" (")[0])}

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from flows.settings import load_config
-from leod_core.round_layout import stage_order
+from flows.stages import stage_order
 from flows.server import prefect_server
 from flows.smoke import MICRO_OVERRIDES, apply_overrides, make_repo_copy, stage_env
 from flows.verify import compare_hashes, output_hashes

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from leod_core.round_layout import stage_order
+from flows.stages import stage_order
 from flows.server import prefect_server
 from flows.smoke import MICRO_DETECT_OVERRIDES, apply_overrides, check_outputs, make_repo_copy, repro, stage_env
 from flows.verify import EXPECTED_FILE, compare_hashes, expected_hashes, only_expected, output_hashes

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from flows.smoke import check_outputs
-from leod_core.round_layout import stage_order
+from flows.stages import stage_order
 
 LEOD = str(Path(sys.executable).parent / "leod")
 

@@ -1,5 +1,5 @@
 """dvc.yaml is generated from the stage specs (flows/stages.py), and each stage's code deps are the import
-closure of its command. DVC's own view of staleness is probed in test_e2e.py on a real run."""
+closure of its module. DVC's own view of staleness is probed in test_e2e.py on a real run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.cli import COMMANDS
+from flows.cli import commands
 from flows.stages import DVC_YAML, ROOT, STAGES, code_deps, import_closure, main, render_dvc_yaml
-from leod_core.round_layout import pipeline_stages, stage_order
+from flows.stages import pipeline_stages, spec_args, stage_order
 
 
 def _spec(name: str):
@@ -32,17 +32,24 @@ def test_check_names_a_stale_file(tmp_path: Path, monkeypatch, capsys) -> None:
     assert "dvc.yaml is out of date: run `make dvc-yaml`" in capsys.readouterr().err
     assert stages.main([]) == 0 and stages.main(["--check"]) == 0
     monkeypatch.undo()  # what the scratch tree's closures were must not answer for the repository's
-    assert "flows/commands/pseudo_label.py" in stages.code_deps(_spec("pseudo_label"))
+    assert "flows/pseudo_label.py" in stages.code_deps(_spec("pseudo_label"))
 
 
 def test_specs_cover_the_pipeline_and_run_their_command() -> None:
     # the stage names DVC knows = the pipeline's stage kinds (round 0's training is "pretrain")
     dvc_names = {s.dvc_name.split("@")[0] for s in pipeline_stages(2)}
     assert {s.name for s in STAGES} == dvc_names
-    modules = {cmd: mod for cmd, mod, _ in COMMANDS}
+    modules = {cmd: mod for cmd, mod, _ in commands()}
     for spec in STAGES:
         words = spec.cmd.split()
-        assert words[0] == "leod" and modules[words[1]] == spec.command, spec.name
+        # dvc.yaml's command runs the spec's module (import-prophesee is `leod import`'s other name)
+        assert words[0] == "leod" and modules[words[1]] == modules[spec.command] == spec.module, spec.name
+        module = importlib.import_module(spec.module)
+        assert callable(module.run) and not hasattr(module, "add_arguments"), spec.name  # options: spec.args
+        if spec.when != "once" and spec.when != "end":  # a per-round stage: leod study runs its flow
+            assert spec.flow and hasattr(getattr(module, spec.flow), "fn"), spec.name
+        # the specs of one command declare the same options (round 0's training and the later rounds')
+        assert spec.args == spec_args(spec.command), spec.name
     stages = yaml.safe_load(render_dvc_yaml())["stages"]
     assert list(stages) == [s.name for s in STAGES]
     assert stage_order(1)[:4] == ["synth", "import", "subsample", "pretrain"]
@@ -51,13 +58,14 @@ def test_specs_cover_the_pipeline_and_run_their_command() -> None:
 def test_import_closure_follows_every_import_and_stops_at_the_repository() -> None:
     deps = set(code_deps(_spec("pseudo_label")))
     # what pseudo-labelling runs, directly or through other modules (the hand-listed deps missed some)
-    for f in ("flows/commands/pseudo_label.py", "flows/pseudo_label.py", "tasks/pseudo_label.py",
+    for f in ("flows/pseudo_label.py",
               "leod_core/pseudo/tracker.py", "leod_core/pseudo/track_filter.py", "leod_core/config.py",
               "leod_core/cameras.py", "leod_core/events/h5_store.py", "leod_core/labels/table.py",
               "leod_core/model/detector.py", "leod_core/__init__.py", "leod_core/pseudo/__init__.py"):
         assert f in deps, f
     # and nothing it cannot reach: the evaluator, training loop, other commands
-    assert not {d for d in deps if d.startswith(("leod_core/eval/", "leod_core/synth/", "flows/commands/train"))}
+    assert not {d for d in deps if d.startswith(("leod_core/eval/", "leod_core/synth/", "flows/train.py",
+                                                   "flows/commands/"))}
     assert all((ROOT / d).is_file() and d.endswith(".py") for d in deps)
     assert "leod_core/events/h5_store.py" in code_deps(_spec("pretrain"))  # the loader reads through it
     assert "leod_core/pseudo/tracker.py" not in code_deps(_spec("pretrain"))
@@ -115,7 +123,7 @@ def _changed(overrides: list[str], rounds: int = 2) -> set[str]:
     ("full_labels.tflip=0.5", set()),
 ])
 def test_stage_fingerprints_change_exactly_downstream_of_a_declared_key(override, stale):
-    from leod_core.round_layout import stage_order
+    from flows.stages import stage_order
 
     names = {n if n != "pretrain" else "train@0" for n in stage_order(2)}
     expected = names if stale == "all" else (names - {"synth", "import"} if stale is None else stale)

@@ -95,8 +95,13 @@ def test_study_end_to_end_resume_and_no_test_labels(prefect_harness, tmp_path, m
     dataset = root / "data" / "dataset"
     calls: list = []
     kill = {("wsod-0.1-s0", 1)}  # the wsod run dies in its round-1 training, once
-    monkeypatch.setattr(study_mod, "train_flow", _guarded(study_mod.train_flow, dataset, calls, kill))
-    monkeypatch.setattr(study_mod, "pseudo_label_flow", _guarded(study_mod.pseudo_label_flow, dataset, calls))
+    import flows.pseudo_label
+    import flows.train
+
+    # the study finds a stage's flow in its module (flows/stages.py stage_flow): patch it there
+    monkeypatch.setattr(flows.train, "train_flow", _guarded(flows.train.train_flow, dataset, calls, kill))
+    monkeypatch.setattr(flows.pseudo_label, "pseudo_label_flow",
+                        _guarded(flows.pseudo_label.pseudo_label_flow, dataset, calls))
 
     with pytest.raises(StepFailed, match=r"1/4 run\(s\) failed: wsod-0.1-s0 \(RuntimeError: killed in .*\); "
                        r"not started \(base run failed\): abl_no_inpaint-wsod-0.1-s0$"):

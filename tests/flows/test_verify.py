@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from leod_core.round_layout import stage_order
+from flows.stages import stage_order
 from flows.verify import EXPECTED_FILE, compare_hashes, cpu_platform, expected_hashes, only_expected, output_hashes
 
 ORDER = stage_order(2)  # the micro pipeline's two self-training rounds

@@ -19,7 +19,7 @@ from leod_core.model.checkpoint_io import import_checkpoint
 from leod_core.model.presets import build_detector
 from leod_core.train.checkpoint import ModelSpec, load_checkpoint, load_detector, load_weights_into, save_weights
 from leod_core.train.loop import train_round
-from tasks.pseudo_label import _load_model
+from flows.pseudo_label import _load_model
 from tiny_config import tiny_config
 from train_fakes import write_tiny_synth_dataset
 

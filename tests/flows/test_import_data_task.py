@@ -1,7 +1,7 @@
 """The ``import`` stage's MLflow summary (tasks/import_data.py): counts per split."""
 
 from leod_core.events.prophesee_import import ImportedSequence
-from tasks.import_data import import_totals
+from flows.import_data import import_totals
 
 
 def test_import_totals_sum_per_split():

@@ -6,7 +6,7 @@ from leod_core.cameras import get_camera
 from leod_core.eval.quality import pseudo_label_quality
 from leod_core.labels.table import write_labels
 from sample_data import as_pseudo, withheld_table
-from tasks.pseudo_quality import measure_quality
+from flows.pseudo_quality import measure_quality
 
 
 def test_measure_quality_writes_what_it_returns(tmp_path):

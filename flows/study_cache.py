@@ -21,11 +21,11 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from flows.mlflow_log import stage_run
+from flows.report import rounds_from_files
 from leod_core.atomic import atomic_path
 from leod_core.config import LeodConfig
 from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, results_table
-from tasks.report import rounds_from_files
-from tasks.mlflow_log import stage_run
 
 __all__ = ["STAGE_RESULTS_DIR", "stage_results_dir", "run_stage", "stage_done", "stage_records", "collect_raw",
            "write_study_outputs", "log_run_summary"]

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 import leod_core.train.checkpoint as checkpoint
-import tasks.pseudo_label as task_mod
+import flows.pseudo_label as task_mod
 from leod_core.labels.table import read_labels, validate_labels
 from leod_core.pseudo.pipeline import PseudoLabelJob
 from pseudo_fakes import BlobDetector, write_blob_sequence
-from tasks.pseudo_label import label_sequence, write_round_labels
+from flows.pseudo_label import label_sequence, write_round_labels
 from tiny_config import tiny_config
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tasks.evaluate import evaluate_model, write_mean_pr_csv
+from flows.evaluate import evaluate_model, write_mean_pr_csv
 from tiny_config import tiny_config
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from leod_core.round_layout import METRICS_FILE, WEIGHTS_FILE
-from tasks.train import loss_rows, publish_model
+from flows.train import loss_rows, publish_model
 
 
 def _work(tmp_path, best=True):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from leod_core.round_layout import ArtifactLayout
-from tasks.mlflow_log import metric_name
-from tasks.report import ROUND_COLUMNS, rounds_from_files, rounds_from_mlflow, write_report
+from flows.mlflow_log import metric_name
+from flows.report import ROUND_COLUMNS, rounds_from_files, rounds_from_mlflow, write_report
 
 
 def _nan_free(df: pd.DataFrame) -> list[list]:

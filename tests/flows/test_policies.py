@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from tasks.policies import retry_on_io_error
+from flows.policies import retry_on_io_error
 
 
 class _State:

@@ -7,7 +7,7 @@ from leod_core.labels.subsample import subsample_table
 from leod_core.labels.table import read_labels, write_labels
 from leod_core.round_layout import LABELS_FILE, WITHHELD_FILE
 from sample_data import full_gt_table
-from tasks.subsample import subsample_labels
+from flows.subsample import subsample_labels
 
 
 def test_subsample_task_writes_kept_and_withheld(tmp_path):

@@ -1,7 +1,7 @@
 """The ``synth`` stage's MLflow summary (tasks/synth.py): counts per split."""
 
 from leod_core.synth.simulator import SynthSequenceSummary
-from tasks.synth import synth_totals
+from flows.synth import synth_totals
 
 
 def test_synth_totals_sum_per_split():

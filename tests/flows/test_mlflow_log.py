@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from flows.settings import load_config
-from tasks.mlflow_log import dvc_hashes, flatten, stage_run
+from flows.mlflow_log import dvc_hashes, flatten, stage_run
 
 
 def test_flatten_nested_and_lists():

@@ -1,4 +1,4 @@
-"""``leod study``'s cached stages (tasks/study.py, through Prefect) and tables (``.fn``, without it)."""
+"""``leod study``'s cached stages (flows/study_cache.py, through Prefect) and tables (``.fn``, without it)."""
 
 import json
 import math
@@ -9,7 +9,7 @@ import pytest
 
 from leod_core.round_layout import ArtifactLayout
 from leod_core.study import RAW_COLUMNS, RunSpec
-from tasks.study import collect_raw, run_stage, stage_done, stage_records, stage_results_dir, write_study_outputs
+from flows.study_cache import collect_raw, run_stage, stage_done, stage_records, stage_results_dir, write_study_outputs
 
 
 @dataclass

@@ -1,1 +1,0 @@
-"""Prefect tasks: thin wrappers over leod_core; MLflow logging lives here."""
