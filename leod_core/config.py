@@ -180,11 +180,12 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = knob(1000, "calibrated: make run < 30 min on 2 cores (docs/results/default-run.md)", at_least(1))
-    steps_self_train: int = knob(1000, "train.steps of rounds >= 1 (LEOD: 150k)", at_least(1))
+    steps: int = knob(500, "make run within 25 min on 2 cores; round-1 gain resolved (docs/results/default-run.md)",
+                      at_least(1))
+    steps_self_train: int = knob(500, "train.steps of rounds >= 1 (LEOD: 150k)", at_least(1))
     lr: float = knob(
         3e-3,
-        "LEOD/RVT use 2e-4 over 200k-400k steps; 1000 CPU steps need more (val AP 0.21 vs 0.13 at 1e-3)",
+        "LEOD/RVT use 2e-4 over 200k-400k steps; 500 CPU steps need more (val AP 0.21 vs 0.13 at 1e-3)",
         positive("a learning rate"))
     lr_self_train: float = knob(3e-3, "same as round 0: rounds differ only in their labels",
                                 positive("a learning rate"))
