@@ -3,9 +3,8 @@
 Defaults: ckpt = <artifacts>/round_K/model/last.pt, out = <artifacts>/round_K/eval (eval_val for val).
 Writes metrics.json, pr_<class>.csv, pr_curves.png and frames/*.png (leod_core.eval.evaluate).
 
-Flow of the ``evaluate`` stage.
-
-Task of the ``evaluate`` stage: Prophesee mAP of one checkpoint on a split.
+The stage's one module: the task (Prophesee mAP of one checkpoint on a split), the flow that logs it
+to MLflow, and ``run``, the command.
 """
 
 from __future__ import annotations

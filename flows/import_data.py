@@ -5,9 +5,8 @@ SRC holds ``train/ val/ test/`` with, per sequence, a recording in any format of
 ``NAME.aedat4``, RVT's ``NAME_td.dat.h5`` / ``NAME_td.h5``) beside ``NAME_bbox.npy`` or ``NAME_bbox.csv``;
 an already preprocessed RVT folder is read as it is (only ``labels_full.parquet`` is added per split).
 
-Flow of the ``import`` stage: raw Prophesee files -> RVT layout, one mapped task per sequence.
-
-Summary of the ``import`` stage for MLflow (per-sequence import is leod_core's, mapped by the flow).
+The stage's one module: its flow maps the import over the sequences (one task each, the work is
+``leod_core``'s) and logs a summary to MLflow; ``run`` is the command.
 """
 
 from __future__ import annotations

@@ -5,12 +5,10 @@ dataset = paths.dataset (train split), out = <artifacts>/round_K/labels. Writes 
 round's label table, checked against the kept GT first) and ``leod_export/`` (LEOD's pseudo-dataset
 layout). Sequences run one after another here; the Prefect flow maps them in parallel.
 
-Flow of the ``pseudo_label`` stage: round K-1's model labels every training sequence (mapped).
-
-Tasks of the ``pseudo_label`` stage: one task per training sequence, then the round's table.
-
-Tasks receive the checkpoint *path*, never the model: on a Dask cluster each worker process loads the
-weights once (cached) instead of receiving a pickled model with every sequence.
+The stage's one module: one task per training sequence (mapped by the flow), then the round's table, MLflow
+logging, and ``run``, the command. Tasks receive the checkpoint *path*, never the model: on a Dask cluster
+each worker process loads the weights once (cached) instead of receiving a pickled model with every
+sequence.
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 Reads <artifacts>/round_K/labels/labels.parquet and <artifacts>/round_0/labels/withheld.parquet (leaving
 out the frames a person reviewed, paths.human_labels); writes <artifacts>/round_K/quality/quality.json and quality.png.
 
-Flow of the ``pseudo_quality`` stage.
-
-Task of the ``pseudo_quality`` stage: precision/recall/AP of a round's pseudo labels vs withheld GT.
+The stage's one module: the task that measures and writes the files, the flow that logs them to
+MLflow, and ``run``, the command (which prints the table).
 """
 
 from __future__ import annotations

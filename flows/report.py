@@ -1,9 +1,8 @@
 """``leod compare``: table of the self-training rounds (from the round folders' files, or from MLflow),
 ``rounds.csv`` and ``rounds.png``.
 
-Flow of the ``report`` stage: compare the rounds (from MLflow by default).
-
-Tasks of the ``report`` stage (``leod compare``): one row per round from MLflow, a CSV and a plot.
+The ``report`` stage's one module: tasks that read one row per round (the round folders' files,
+what DVC tracks, by default; or MLflow), write the CSV and the plot; the flow; ``run``, the command.
 """
 
 from __future__ import annotations

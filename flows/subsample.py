@@ -1,8 +1,7 @@
 """``leod subsample``: write the round-0 sparse label table (WSOD/SSOD) and the withheld ground truth.
 
-Flow of the ``subsample`` stage.
-
-Task of the ``subsample`` stage: full GT table -> round-0 sparse labels + withheld GT.
+The stage's one module: a task (full GT table -> round-0 sparse labels + withheld GT), the flow that
+logs it to MLflow, and ``run``, the command.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ Output: ``DST/{train,val,test}/<name>_td.dat`` + ``<name>_bbox.npy``, to be prep
 ``leod import-prophesee`` like real data. Sequences are generated in parallel worker processes; the
 result does not depend on ``--workers`` (one RNG per sequence).
 
-Flow of the ``synth`` stage: the synthetic event camera, one mapped task per sequence.
-
-Summary of the ``synth`` stage for MLflow (the per-sequence work is leod_core's, mapped by the flow).
+The stage's one module: its flow maps the synthetic camera over the sequences (one task each, the
+work is ``leod_core.synth``'s) and logs a summary to MLflow; ``run`` is the command.
 """
 
 from __future__ import annotations

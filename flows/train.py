@@ -4,13 +4,11 @@ Defaults: labels = <artifacts>/round_K/labels/labels.parquet, out = <artifacts>/
 <artifacts>/round_{K-1}/model/last.pt when ``train.init_from_previous``. With ``train.devices > 1`` the
 command starts itself again under ``torch.distributed.run`` with one process per device.
 
-Flow of the ``train`` stage: one round's detector, trained in a resumable work folder, then published.
-
-Tasks of the ``train`` stage.
-
-Training runs in a work folder outside the DVC output (``<artifacts>/.work/round_K/model``): DVC deletes
-a stage's outputs before re-running it, so a resume checkpoint kept inside them would not survive a
-killed ``dvc repro``. Only the finished files are published into the output folder, atomically.
+The stage's one module: tasks that train (in-process, or under torchrun) and publish, the flow that logs
+losses to MLflow, and ``run``, the command (and one torchrun rank's body). Training runs in a work folder
+outside the DVC output (``<artifacts>/.work/round_K/model``): DVC deletes a stage's outputs before
+re-running it, so a resume checkpoint kept inside them would not survive a killed ``dvc repro``. Only the
+finished files are published into the output folder, atomically.
 """
 
 from __future__ import annotations
