@@ -1,10 +1,11 @@
 """The ``leod`` command line: one sub-command per pipeline step.
 
-A pipeline stage's command lives in the stage's one module (``flows/<stage>.py``: its Prefect flow and
-tasks, MLflow logging, ``add_arguments(parser)`` and ``run(args) -> int``) and is listed from its spec
-(``flows/stages.py``); the other commands live in their flow's module or in ``flows/commands/<name>.py``.
-Only the module of the command being run is imported (``leod --help`` imports none, so it stays fast;
-a module may import Prefect and torch at its top).
+A pipeline stage's command is listed from its spec (``flows/stages.py``), which also declares its
+options; its ``run(args) -> int`` is in the stage's one module (``flows/<stage>.py``, with its Prefect
+flow and tasks), imported only when the command runs, after Prefect's home is set. Every other command
+is ``flows/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``, kept light (heavy
+imports inside ``run``). Only the module of the command being run is imported, so ``leod --help`` and
+``leod <cmd> --help`` load neither Prefect nor torch.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import os
 import sys
 
-from flows.cli_args import add_args, add_params_arguments
+from flows.cli_args import add_args
 from flows.stages import spec_args, stage_commands
 
-__all__ = ["main", "commands", "build_parser", "add_params_arguments", "setup_console_logging"]
+__all__ = ["main", "commands", "build_parser", "setup_console_logging"]
 
-# (command, module, one-line help) of the commands that are not pipeline stages
+# (command, module, one-line help) of the commands that are not pipeline stages (and the import stage's
+# former name, which dvc.yaml still runs)
 _OTHER_COMMANDS: list[tuple[str, str, str]] = [
     ("import-prophesee", "flows.import_data", "the same as `leod import` (its former name)"),
     ("stats", "flows.commands.stats", "statistics and realism (event rates, labels, boxes) of a dataset or of recordings"),
@@ -49,8 +51,9 @@ _OWN_SIGNALS = frozenset({"serve"})
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The ``leod`` parser. Every command is listed; the options are added for the command ``only``
-    (its module is imported), for every command when ``only`` is None (docs, tests), for none when ``""``."""
+    """The ``leod`` parser. Every command is listed with its options when they are data (a stage's spec);
+    the other commands' modules are imported for their options only for ``only``, or for all when ``only``
+    is None (docs, tests)."""
     parser = argparse.ArgumentParser(prog="leod", description="LEOD self-training pipeline for event cameras")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

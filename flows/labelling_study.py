@@ -41,7 +41,8 @@ from leod_core.labelling.budget_study import (RUN_COLUMNS, budget_split, count_f
                                               results_table, run_id, simulate_labeller)
 from leod_core.round_layout import ArtifactLayout
 
-__all__ = ["labelling_study_flow", "labelling_context", "arm_overrides", "collect_runs", "write_outputs", "SETTINGS_FILE"]
+__all__ = ["labelling_study_flow", "labelling_context", "arm_overrides", "collect_runs", "write_outputs",
+           "SETTINGS_FILE"]
 
 
 #: the settings a study folder was made with (a resumed call must match them)

@@ -28,9 +28,10 @@ from flows.cli_args import Arg, arg
 from leod_core.config import SYNTH_PRESET_NAMES
 from leod_core.round_layout import ArtifactLayout
 
-__all__ = ["WHEN", "StageSpec", "STAGES", "spec_of", "Stage", "round_stages", "pipeline_stages", "stage_order",
-           "first_round", "check_round", "stage_flow", "spec_args", "stage_commands", "StageInstance", "stage_instances", "declared_values",
-           "stage_fingerprints", "import_closure", "code_deps", "render_dvc_yaml", "main"]
+__all__ = ["WHEN", "StageSpec", "STAGES", "spec_of", "Stage", "round_stages", "pipeline_stages",
+           "stage_order", "first_round", "check_round", "stage_flow", "spec_args", "stage_commands",
+           "StageInstance", "stage_instances", "declared_values", "stage_fingerprints", "import_closure",
+           "code_deps", "render_dvc_yaml", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the repository's own top-level packages: imports of anything else (torch, prefect) are not code deps
@@ -56,8 +57,9 @@ class StageSpec:
 
     Paths use dvc.yaml's templating (``${paths.artifacts}``, ``${key}``, ``${item}``); ``outs``,
     ``metrics`` and ``plots`` entries are a path or ``(path, options)``. ``module`` is the stage's one
-    orchestration module (its Prefect flow and tasks, MLflow logging, and the command's ``add_arguments`` /
-    ``run``): its import closure is the stage's code dependency.
+    orchestration module (its Prefect flow and tasks, MLflow logging, and the command's ``run``; the
+    command's options are ``args`` here, so ``--help`` never imports it): its import closure is the
+    stage's code dependency.
     """
 
     name: str
@@ -233,7 +235,6 @@ STAGES: list[StageSpec] = [
 ]
 
 
-_SPECS = {spec.name: spec for spec in STAGES}
 #: sections whose values ``load_config`` folds into ``data`` / ``train`` for full-label runs only: DVC must
 #: track them (it sees params.yaml, not the folded config), a fingerprint reads the folded sections instead
 _FOLDED = ("full_labels",)

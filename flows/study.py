@@ -36,7 +36,8 @@ from leod_core.config import LeodConfig, config_to_dict
 from leod_core.round_layout import ArtifactLayout
 from leod_core.study import RunSpec
 
-__all__ = ["study_flow", "run_study", "study_task_runner", "StudyContext", "study_context", "run_overrides", "run_stages", "run_stage_keys", "pending_stages", "project_seconds", "DEFAULT_STAGE_SECONDS"]
+__all__ = ["study_flow", "run_study", "study_task_runner", "StudyContext", "study_context", "run_overrides",
+           "run_stages", "run_stage_keys", "pending_stages", "project_seconds", "DEFAULT_STAGE_SECONDS"]
 
 
 log = logging.getLogger(__name__)
