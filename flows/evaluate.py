@@ -100,9 +100,6 @@ def evaluate_flow(round_idx: int, params: str = "params.yaml", overrides: list[s
     return metrics | {"out": str(out_p)}
 
 
-log = logging.getLogger(__name__)
-
-
 def run(args: argparse.Namespace) -> int:
     from flows.commands.evaluate_boxes import print_metrics
     from flows.runtime import prepare_environment, run_flow
