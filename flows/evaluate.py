@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.mlflow_log import stage_run
 from flows.settings import load_config
-from flows.stages import check_round
+from flows.stages import check_round, stage_config
 from leod_core.config import LeodConfig
 from leod_core.round_layout import FRAMES_DIR, METRICS_FILE, PR_PLOT_FILE
 from leod_core.round_layout import PR_TABLE_FILE
@@ -91,7 +91,7 @@ def evaluate_flow(round_idx: int, params: str = "params.yaml", overrides: list[s
     dataset_p = Path(dataset or cfg.paths.dataset)
     with stage_run(cfg, "evaluate", round_idx, deps=[str(ckpt_p.parent), str(dataset_p)],
                    extra_tags={"split": split}) as run:
-        metrics = evaluate_model(cfg, ckpt_p, dataset_p, split, out_p, device)
+        metrics = evaluate_model(stage_config(cfg, "evaluate", round_idx), ckpt_p, dataset_p, split, out_p, device)
         run.log_metrics(metrics, step=round_idx)
         for name in (METRICS_FILE, PR_PLOT_FILE, FRAMES_DIR):
             run.log_artifact(out_p / name)

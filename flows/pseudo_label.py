@@ -28,7 +28,7 @@ from flows.mlflow_log import stage_run
 from flows.policies import retry_on_io_error
 from flows.runtime import map_as_tasks
 from flows.settings import load_config
-from flows.stages import check_round
+from flows.stages import check_round, stage_config
 from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
 from leod_core.config import LeodConfig
 from leod_core.layout import SequencePaths
@@ -116,8 +116,9 @@ def pseudo_label_flow(round_idx: int, params: str = "params.yaml", overrides: li
     with stage_run(cfg, "pseudo_label", k, deps=[str(ckpt_p), str(kept_path), str(human_path),
                                                   str(dataset_p)]) as run:
         gt, empty_gt = with_human_gt(read_labels(kept_path), read_human(human_path))
-        df, seqs = pseudo_label_table(cfg, ckpt_p, dataset_p, gt, device, empty_gt_frames=empty_gt)
-        counts = write_round_labels(df, gt, seqs, dataset_p, out_p, cfg, empty_gt)
+        core = stage_config(cfg, "pseudo_label", k)
+        df, seqs = pseudo_label_table(core, ckpt_p, dataset_p, gt, device, empty_gt_frames=empty_gt)
+        counts = write_round_labels(df, gt, seqs, dataset_p, out_p, core, empty_gt)
         run.log_metrics(counts, step=k, prefix="boxes.")
     return counts | {"out": str(out_p)}
 

@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.mlflow_log import stage_run
 from flows.settings import load_config
-from flows.stages import check_round
+from flows.stages import check_round, stage_config
 from leod_core.cameras import CameraSpec
 from leod_core.round_layout import QUALITY_FILE, QUALITY_PLOT_FILE
 from leod_core.round_layout import QUALITY_FILE, QUALITY_PLOT_FILE
@@ -59,7 +59,8 @@ def pseudo_quality_flow(round_idx: int, params: str = "params.yaml", overrides: 
     human_p = Path(cfg.paths.human_labels)
     with stage_run(cfg, "pseudo_quality", round_idx,
                    deps=[str(labels_p.parent), str(withheld_p.parent), str(human_p)]) as run:
-        q = measure_quality(labels_p, withheld_p, cfg.camera, out_p, round_idx, human_p)
+        camera = stage_config(cfg, "pseudo_quality", round_idx).camera
+        q = measure_quality(labels_p, withheld_p, camera, out_p, round_idx, human_p)
         run.log_metrics({"overall": q["overall"], "per_class": q["per_class"], "counts": q["counts"]},
                         step=round_idx, prefix="pseudo.")
         run.log_artifact(out_p / QUALITY_FILE)

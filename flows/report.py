@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.mlflow_log import metric_name
 from flows.mlflow_log import stage_run, tracking_uri
 from flows.settings import load_config
+from flows.stages import stage_config
 from leod_core.atomic import atomic_path
 from leod_core.round_layout import REPORT_PLOT_FILE, REPORT_TABLE_FILE, ArtifactLayout
 
@@ -109,11 +110,12 @@ def report_flow(params: str = "params.yaml", overrides: list[str] | None = None,
     out_p = Path(out) if out else Path(cfg.paths.artifacts) / "report"
     if source not in ("mlflow", "files"):
         raise ValueError(f"--source must be mlflow or files, got {source!r}")
+    core = stage_config(cfg, "report")
     with stage_run(cfg, "report") as run:
         if source == "mlflow":
-            df = rounds_from_mlflow(tracking_uri(cfg), cfg.experiment_name(), cfg.eval.split, cfg.rounds)
+            df = rounds_from_mlflow(tracking_uri(cfg), cfg.experiment_name(), core.eval.split, core.rounds)
         else:
-            df = rounds_from_files(Path(cfg.paths.artifacts), cfg.rounds, cfg.eval.split)
+            df = rounds_from_files(Path(cfg.paths.artifacts), core.rounds, core.eval.split)
         missing = df.loc[df["AP"].isna(), "round"].astype(int).tolist()
         if missing:
             raise ValueError(f"no evaluation found for round(s) {missing} of rounds=0..{cfg.rounds} (source "

@@ -29,7 +29,7 @@ from leod_core.config import SYNTH_PRESET_NAMES
 from leod_core.round_layout import ArtifactLayout
 
 __all__ = ["WHEN", "StageSpec", "STAGES", "spec_of", "Stage", "round_stages", "pipeline_stages",
-           "stage_order", "first_round", "check_round", "stage_flow", "spec_args", "stage_commands",
+           "stage_order", "first_round", "check_round", "stage_flow", "stage_config", "spec_args", "stage_commands",
            "StageInstance", "stage_instances", "declared_values", "stage_fingerprints", "import_closure",
            "code_deps", "render_dvc_yaml", "main"]
 
@@ -41,6 +41,9 @@ DVC_YAML = "dvc.yaml"
 #: what every stage that runs a model reads besides its own section: the torch thread count changes the
 #: floats (oneDNN splits its reductions by thread), so it is a result-changing parameter of each
 _MODEL_RUNTIME = ["train.threads"]
+#: what a training reads besides its train keys: the loader's mode (WSOD sparse frames or not) and, when it
+#: validates (train.val_every > 0: best.pt, best_ap), the evaluation keys its validation uses
+_TRAIN_READS = ["subsample.setting", "subsample.ratio", "eval.nms_iou", "eval.batch_size"]
 
 
 #: when a spec's stage runs: once before the rounds, in round 0, in every round k >= 1, in every round, once
@@ -76,6 +79,9 @@ class StageSpec:
     args: tuple[Arg, ...] = ()  # the command's options besides --params / -S (its module's ``run`` reads them)
     kind: str = ""  # the stage kind (flow) it runs, default its name: round 0's ``pretrain`` runs ``train``
     flow: str = ""  # the Prefect flow in ``module`` that ``leod study`` runs (per-round stages)
+    #: keys its core code reads besides ``params`` that cannot change its outputs (resume points, progress):
+    #: readable through :func:`stage_config`, tracked by neither DVC nor the fingerprints
+    reads: tuple[str, ...] = ()
     comment: str = ""
 
     def __post_init__(self) -> None:
@@ -132,6 +138,8 @@ _TRAIN_ARGS = (_round("round index K (0 = supervised)"),
                arg("--init", default=None,
                    help="initial weights (default: round K-1's last.pt when train.init_from_previous)"),
                _DATASET)
+#: what a training reads that cannot change its weights: where it checkpoints (a resumed run is bit-exact)
+_TRAIN_RUNTIME = ("train.ckpt_every",)
 _WORKERS = arg("--workers", type=int, default=1, help="parallel worker processes (default: 1)")
 
 STAGES: list[StageSpec] = [
@@ -166,11 +174,11 @@ STAGES: list[StageSpec] = [
         ["dataset.camera", "model", "data", "full_labels", "loss.target_mode", "loss.reg_weight", "train.steps",
          "train.lr", "train.pct_start", "train.div_factor", "train.final_div_factor", "train.clip_value",
          "train.val_every", "train.val_conf_threshold", "train.devices", "train.seed",
-         *_MODEL_RUNTIME],
+         *_TRAIN_READS, *_MODEL_RUNTIME],
         outs=[f"{_R0.weights}"], metrics=[(f"{_R0.train_summary}", _NO_CACHE)],
         plots=[(f"{_R0.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
         when="round0", kind="train", flow="train_flow", summary="train the detector of one round",
-        args=_TRAIN_ARGS,
+        args=_TRAIN_ARGS, reads=_TRAIN_RUNTIME,
         comment="round 0: supervised pre-training on the sparse ground truth"),
     StageSpec(
         "pseudo_label", "flows.pseudo_label", "leod pseudo-label --round ${key}",
@@ -203,10 +211,11 @@ STAGES: list[StageSpec] = [
         ["dataset.camera", "model", "data", "full_labels", "loss", "train.steps_self_train", "train.lr_self_train",
          "train.init_from_previous", "train.pct_start", "train.div_factor", "train.final_div_factor",
          "train.clip_value", "train.val_every", "train.val_conf_threshold", "train.devices",
-         "train.seed", *_MODEL_RUNTIME],
+         "train.seed", *_TRAIN_READS, *_MODEL_RUNTIME],
         outs=[f"{_RK.weights}"], metrics=[(f"{_RK.train_summary}", _NO_CACHE)],
         plots=[(f"{_RK.loss_curve}", {"x": "step", "y": "loss", **_NO_CACHE})],
-        when="self_train", flow="train_flow", summary="train the detector of one round", args=_TRAIN_ARGS),
+        when="self_train", flow="train_flow", summary="train the detector of one round", args=_TRAIN_ARGS,
+        reads=_TRAIN_RUNTIME),
     StageSpec(
         "evaluate", "flows.evaluate", "leod evaluate --round ${item}",
         [f"{_RI.weights}", "${paths.dataset}/test"],
@@ -311,6 +320,17 @@ def stage_flow(kind: str, k: int) -> tuple[Any, dict[str, int]]:
     spec = spec_of(kind, k)
     flow = getattr(importlib.import_module(spec.module), spec.flow)
     return flow, ({"round_idx": k} if spec.takes_round else {})
+
+
+def stage_config(cfg: Any, kind: str, round_idx: int | None = None) -> Any:
+    """What the core code of stage ``kind`` (in round ``round_idx``) is handed: ``cfg`` restricted to the
+    spec's ``params`` and ``reads`` (leod_core/config_view.py), so reading any other key raises instead of
+    changing an output that DVC and the study's cache would call up to date. Folded sections
+    (``full_labels``) stay declared: their values reach the stage through the sections they replace."""
+    from leod_core.config_view import restrict
+
+    spec = spec_of(kind, round_idx)
+    return restrict(cfg, spec.params, owner=f"stage {spec.name}", reads=spec.reads)
 
 
 def spec_args(command: str) -> tuple[Arg, ...] | None:

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.mlflow_log import stage_run
 from flows.settings import load_config
+from flows.stages import stage_config
 from leod_core.config import SubsampleConfig
 from leod_core.round_layout import LABELS_FILE, WITHHELD_FILE
 
@@ -67,7 +68,8 @@ def subsample_flow(params: str = "params.yaml", overrides: list[str] | None = No
     full = labels_full_path(cfg.paths.dataset, "train")
     out_dir = Path(out) if out else cfg.layout.round(0).labels_dir
     with stage_run(cfg, "subsample", round_idx=0, deps=[cfg.paths.dataset]) as run:
-        result = subsample_labels(full, out_dir, cfg.subsample, cfg.data.sequence_length)
+        core = stage_config(cfg, "subsample", 0)
+        result = subsample_labels(full, out_dir, core.subsample, core.data.sequence_length)
         run.log_metrics(result.metrics())
     return result
 

@@ -22,6 +22,7 @@ from prefect import flow
 from flows.mlflow_log import stage_run
 from flows.runtime import task_map_fn
 from flows.settings import load_config
+from flows.stages import stage_config
 
 __all__ = ["synth_totals", "synth_flow"]
 
@@ -44,14 +45,15 @@ def synth_flow(dst: str, preset: str = "default", seed: int = 0, params: str | N
     from leod_core.synth.simulator import get_synth_preset, synth_geometry, write_synth_dataset
 
     cfg = load_config(params if params and Path(params).exists() else None, overrides)
-    geometry = synth_geometry(cfg.synth, cfg.camera)
+    core = stage_config(cfg, "synth")
+    geometry = synth_geometry(core.synth, core.camera)
     tags = {"synth.preset": preset, "synth.seed": str(seed),
             "synth.geometry": f"{geometry.height}x{geometry.width}, {geometry.num_classes} classes"}
     with stage_run(cfg, "synth", extra_tags=tags) as run:
         t0 = time.perf_counter()
         summaries = write_synth_dataset(dst, get_synth_preset(preset), seed,
                                         map_fn=task_map_fn("synth-sequence", retries=1), geometry=geometry,
-                                        label_format=cfg.synth.label_format)
+                                        label_format=core.synth.label_format)
         run.log_metrics(synth_totals(summaries) | {"wall_s": time.perf_counter() - t0})
     return summaries
 

@@ -31,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.mlflow_log import stage_run
 from flows.policies import retry_on_io_error
 from flows.settings import load_config
-from flows.stages import check_round
+from flows.stages import check_round, stage_config
 from leod_core.atomic import atomic_dir
 from leod_core.config import LeodConfig
 from leod_core.round_layout import BEST_WEIGHTS_FILE, METRICS_FILE, MODEL_FILES, WEIGHTS_FILE
@@ -144,7 +144,8 @@ def train_flow(round_idx: int, params: str = "params.yaml", overrides: list[str]
         else:
             logger = run.step_logger()
             try:
-                result = train_model(cfg, round_idx, labels_p, dataset_p, work, init_p, logger).to_json()
+                core = stage_config(cfg, "train", round_idx)
+                result = train_model(core, round_idx, labels_p, dataset_p, work, init_p, logger).to_json()
             finally:
                 logger.flush()
         weights = publish_model(work, out_p)
@@ -186,7 +187,8 @@ def _train_rank(args: argparse.Namespace, cfg) -> int:
 
     k = args.round_idx
     labels, out, init = resolve_train_paths(cfg, k, args.labels, args.out, args.init)
-    result = train_round(cfg, k, labels, Path(args.dataset or cfg.paths.dataset), out, init_weights=init)
+    dataset = Path(args.dataset or cfg.paths.dataset)
+    result = train_round(stage_config(cfg, "train", k), k, labels, dataset, out, init_weights=init)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"train round {k} (rank 0): {result.steps} steps, final loss {result.final_loss:.4f} -> {result.weights}")
     return 0

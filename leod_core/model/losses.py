@@ -41,14 +41,15 @@ class LossSettings:
     reg_weight: float = 5.0
 
     @classmethod
-    def from_config(cls, loss_cfg: Any, num_classes: int) -> LossSettings:
-        """From a :class:`leod_core.config.LossConfig` (or None = plain YOLOX)."""
+    def from_config(cls, loss_cfg: Any, num_classes: int, ignore: bool = True) -> LossSettings:
+        """From a :class:`leod_core.config.LossConfig` (or None = plain YOLOX); ``ignore=False``: without
+        ignore thresholds, which are then not read (LEOD's pre-training has none)."""
         if loss_cfg is None:
             return cls()
         mode = getattr(loss_cfg.target_mode, "value", loss_cfg.target_mode)
         if mode not in ("ignore", "soft"):
             raise ValueError(f"loss.target_mode={mode!r} is invalid; allowed: ignore, soft")
-        thresh = tuple(float(v) for v in (loss_cfg.ignore_bbox_thresh or ()))
+        thresh = tuple(float(v) for v in (loss_cfg.ignore_bbox_thresh or ())) if ignore else ()
         if thresh and len(thresh) != num_classes:
             if num_classes == 3 and len(thresh) == 2:  # LEOD rule: gen4 [car, ped] -> [ped, ped, car]
                 thresh = (thresh[1], thresh[1], thresh[0])

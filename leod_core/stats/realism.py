@@ -9,6 +9,9 @@ label frames, events inside each box); :func:`summarize` pools sequences into th
 - boxes per label frame: mean and p90; class shares by class name;
 - box size ``sqrt(w * h)`` in sensor pixels (p10, median, p90) and as a fraction of the sensor diagonal;
 - the share of boxes with no event inside the box in the 50 ms window ending at the label time;
+- how strongly labelled objects fire: events per box pixel and second in that window (p10, median, p90),
+  and its median over the scene's median rate (``box_vs_scene_rate``: below 1, objects fire less than the
+  average pixel and stand out only by their shape);
 - track lengths: label frames per track id per sequence (n/a where labels carry no track ids).
 
 Conventions (the unit tests pin them): a window ``[start, start + 50 ms)`` of a recording is half open;
@@ -206,6 +209,14 @@ class SequenceRealism:
         return np.sqrt(self.box_xywh[:, 2].astype(np.float64) * self.box_xywh[:, 3])
 
     @property
+    def box_area_px(self) -> np.ndarray:
+        """The sensor pixels each box covers, scaled like ``window_pixels`` (a downsampled representation
+        keeps a quarter of them), so a box's rate compares with the scene's ``ev_px_s``."""
+        r = box_pixel_ranges(self.box_xywh, self.sensor_hw) if len(self.box_xywh) else np.zeros((0, 4), np.int64)
+        kept = self.window_pixels / (self.sensor_hw[0] * self.sensor_hw[1])
+        return ((r[:, 1] - r[:, 0]) * (r[:, 3] - r[:, 2])).astype(np.float64) * kept
+
+    @property
     def diagonal_px(self) -> float:
         h, w = self.sensor_hw
         return float(np.hypot(h, w))
@@ -245,7 +256,11 @@ def summarize(seqs: Sequence[SequenceRealism], class_names: Sequence[str] = ()) 
     sizes = np.concatenate([s.box_size_px for s in labelled]) if labelled else np.zeros(0)
     diag = np.concatenate([s.box_size_px / s.diagonal_px for s in labelled]) if labelled else np.zeros(0)
     events = np.concatenate([s.box_events for s in labelled]) if labelled else np.zeros(0, np.int64)
+    areas = np.concatenate([s.box_area_px for s in labelled]) if labelled else np.zeros(0)
     checked = events[events >= 0]
+    # how strongly a labelled object fires: its events per pixel and second in its label window, and that
+    # over the scene's median rate (an object a detector can see stands out of the background)
+    box_rates = events[events >= 0] / np.maximum(areas[events >= 0], 1.0) / (WINDOW_US * 1e-6)
     out: dict = {
         "sequences": len(seqs),
         "labelled_sequences": len(labelled),
@@ -270,6 +285,9 @@ def summarize(seqs: Sequence[SequenceRealism], class_names: Sequence[str] = ()) 
         "boxes_checked": int(checked.size),
         "empty_boxes": int(np.count_nonzero(checked == 0)),
         "empty_box_share": float(np.mean(checked == 0)) if checked.size else None,
+        "box_ev_px_s": percentiles(box_rates),
+        "box_vs_scene_rate": (float(np.median(box_rates) / np.median(rates))
+                              if box_rates.size and rates.size and np.median(rates) > 0 else None),
     })
     tracks = [s.track_length_array() for s in labelled]
     if labelled and all(t is not None for t in tracks):

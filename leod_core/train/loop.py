@@ -25,7 +25,8 @@ from torch import nn
 
 from leod_core.atomic import atomic_path
 from leod_core.compute import pick_device, use_threads
-from leod_core.config import LeodConfig, config_to_dict
+from leod_core.config import LeodConfig
+from leod_core.config_view import declared_dict
 from leod_core.round_layout import BEST_WEIGHTS_FILE, LOSS_FILE, METRICS_FILE, WEIGHTS_FILE
 from leod_core.train import ddp
 from leod_core.train.checkpoint import ModelSpec, load_weights_into, save_weights
@@ -35,7 +36,7 @@ from leod_core.train.rnn_state import RnnStateStore
 from leod_core.train.schedule import OneCycle, make_scheduler
 from leod_core.train.step import StepOutput, bptt_forward
 
-__all__ = ["TrainResult", "TRAINING_SECTIONS", "training_config", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
+__all__ = ["TrainResult", "training_config", "TIMING_FIELDS", "TIMING_FILE", "Callback", "Validator", "round_lr_steps", "loss_settings", "train_round",
            "run_training"]
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,11 @@ TIMING_FIELDS = ("wall_s", "steps_per_s", "resumed_from")
 TIMING_FILE = "timing.json"
 
 
-#: the config sections a trained model depends on, recorded in weights files and resume checkpoints:
-#: orchestration, logging or pseudo-labelling settings change neither the weights nor a resumable run
-TRAINING_SECTIONS = ("dataset", "model", "data", "loss", "train")
-
-
 def training_config(cfg: LeodConfig) -> dict[str, Any]:
-    """The :data:`TRAINING_SECTIONS` of ``cfg`` as plain dicts."""
-    full = config_to_dict(cfg)
-    return {name: full[name] for name in TRAINING_SECTIONS}
+    """What weights files and resume checkpoints record of the config: the keys the training declares (the
+    orchestration hands it a config restricted to its stage's params, leod_core/config_view.py), so the
+    record, DVC's params and the study's cache key are one list; a whole config when called without one."""
+    return declared_dict(cfg)
 
 
 @dataclass(frozen=True)
@@ -101,8 +98,7 @@ def loss_settings(cfg: LeodConfig, round_idx: int) -> Any:
     """Loss options of a round; LEOD pre-training (``rnndet.yaml``) has no ignore thresholds."""
     from leod_core.model.losses import LossSettings
 
-    settings = LossSettings.from_config(cfg.loss, cfg.camera.num_classes)
-    return settings if round_idx >= 1 else dataclasses.replace(settings, ignore_thresh=None)
+    return LossSettings.from_config(cfg.loss, cfg.camera.num_classes, ignore=round_idx >= 1)
 
 
 def train_round(cfg: LeodConfig, round_idx: int, labels_path: str | Path, dataset_root: str | Path,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from leod_core.config import LeodConfig
+from leod_core.config import EvalConfig, LeodConfig
 from leod_core.layout import labels_full_path
 
 __all__ = ["make_validator"]
@@ -29,7 +28,10 @@ def make_validator(cfg: LeodConfig, dataset_root: str | Path, device: torch.devi
         return None
     from leod_core.eval.evaluate import evaluate_round
 
-    eval_cfg = dataclasses.replace(cfg.eval, conf_threshold=cfg.train.val_conf_threshold, num_vis_frames=0)
+    # the evaluation keys validation reads, one by one (the train stages declare them); the LSTM memory
+    # is kept as in training, whatever eval.memory_reset_every (an ablation of evaluation only) says
+    eval_cfg = EvalConfig(conf_threshold=cfg.train.val_conf_threshold, nms_iou=cfg.eval.nms_iou,
+                          batch_size=cfg.eval.batch_size, memory_reset_every=0, num_vis_frames=0)
 
     def validator(model: nn.Module) -> float | None:
         with torch.no_grad():

@@ -84,3 +84,21 @@ def test_nan_filling_new_tensors_changes_no_weight(dataset, tmp_path, monkeypatc
     monkeypatch.setattr(loop, "_set_determinism", with_fill)
     filled = load_checkpoint(train_round(cfg, 0, labels, root, tmp_path / "filled").weights)["model"]
     assert fast.keys() == filled.keys() and all(torch.equal(fast[k], filled[k]) for k in fast)
+
+
+@pytest.mark.parametrize("round_idx", [0, 1])
+def test_training_reads_only_what_its_stage_declares(tmp_path_factory, tmp_path, round_idx) -> None:
+    """The orchestration hands train_round its stage's restricted config (flows/stages.py); a key read but
+    not declared would raise here (validation on, so its evaluation keys are read too). The weights record
+    exactly the declared keys: DVC's params of the stage, not the resume interval it may also read."""
+    from flows.stages import spec_of, stage_config
+    from leod_core.config_view import declared_dict
+
+    root = tmp_path_factory.mktemp("synth_declared")
+    labels = write_tiny_synth_dataset(root, val=True)
+    view = stage_config(tiny_config("train.val_every=2", "train.steps_self_train=3"), "train", round_idx)
+    res = train_round(view, round_idx, labels, root, tmp_path / "model")
+    assert res.best_ap is not None
+    record = load_checkpoint(res.weights)["config"]
+    assert record == declared_dict(view) and "paths" not in record and "ckpt_every" not in record["train"]
+    assert set(spec_of("train", round_idx).params) >= {"train.threads", "subsample.ratio", "eval.nms_iou"}
