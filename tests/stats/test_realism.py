@@ -134,6 +134,10 @@ def test_recording_numbers_known_by_construction(tmp_path):
     assert s["box_size_px"] == pytest.approx({"p10": 6.8, "median": 10.0, "p90": 10.0})  # sqrt(w h): 10, 6, 10
     assert s["box_size_diag"]["median"] == pytest.approx(10 / DIAG)
     assert (s["empty_boxes"], s["boxes_checked"]) == (1, 3) and s["empty_box_share"] == pytest.approx(1 / 3)
+    # box rates: 301 / 100 px / 0.05 s, 0 / 36 px, 601 / 100 px; over the scene's median 15 ev/px/s
+    assert seq.box_area_px.tolist() == [100.0, 36.0, 100.0]
+    assert s["box_ev_px_s"] == pytest.approx({"p10": 12.04, "median": 60.2, "p90": 108.2})
+    assert s["box_vs_scene_rate"] == pytest.approx(60.2 / 15.0)
     assert s["track_length"] == pytest.approx({"tracks": 2, "median": 1.5, "mean": 1.5, "p10": 1.1, "p90": 1.9})
     assert s["sensor"] == ["20x30"] and s["duration_s"] == pytest.approx(0.1) and s["windows"] == 2
 
