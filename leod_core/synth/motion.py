@@ -46,6 +46,9 @@ class StreetParams:
     poles_per_100m: tuple[float, float] = (2.0, 6.0)  # unlabelled static distractors (poles, signs)
     z_near_m: float = 1.5  # closer objects are not drawn (they left the view)
     z_far_m: float = 80.0  # farther objects are not drawn (a few pixels at most)
+    #: amplitude range of the camera's pitch shake in pixels at 10 m/s (a car's body bouncing on the road);
+    #: it is what makes a car ahead at the same speed, or parked at a distance, fire events at its edges
+    pitch_shake_px: tuple[float, float] = (0.1, 0.5)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def sample_ego_path(rng: np.random.Generator, p: StreetParams, t_s: np.ndarray, 
     vn = v / 10.0  # shake grows with speed; a standing car does not shake
     yaw = math.radians(rng.uniform(0.3, 2.0)) * np.sin(2 * np.pi * rng.uniform(0.03, 0.12) * t_s + rng.uniform(0, 6.3))
     cx = width / 2 + focal * np.tan(yaw * np.clip(vn, 0.0, 1.0))
-    bump_a, bump_f = rng.uniform(0.1, 0.5), rng.uniform(1.5, 4.0)
+    bump_a, bump_f = rng.uniform(*p.pitch_shake_px), rng.uniform(1.5, 4.0)
     pitch = bump_a * np.sin(2 * np.pi * bump_f * t_s + rng.uniform(0, 6.3)) \
         + 0.3 * bump_a * np.sin(2 * np.pi * 2.7 * bump_f * t_s + rng.uniform(0, 6.3))
     cy = p.horizon * height + pitch * np.clip(vn, 0.0, 1.5)
