@@ -220,7 +220,7 @@ STAGES: list[StageSpec] = [
         "evaluate", "flows.evaluate", "leod evaluate --round ${item}",
         [f"{_RI.weights}", "${paths.dataset}/test"],
         ["dataset.camera", "data.sequence_length", "full_labels.sequence_length", "eval", *_MODEL_RUNTIME],
-        outs=[f"{_RI.eval_frames()}"], metrics=[(f"{_RI.metrics()}", _NO_CACHE)],
+        outs=[f"{_RI.eval_frames()}", f"{_RI.detections()}"], metrics=[(f"{_RI.metrics()}", _NO_CACHE)],
         plots=[(f"{_RI.pr_table()}", {"x": "recall", "y": "precision", **_NO_CACHE}), f"{_RI.pr_plot()}"],
         when="every_round", flow="evaluate_flow", summary="Prophesee mAP of a round's checkpoint on test/val",
         args=(_round("round index K"),

@@ -271,6 +271,21 @@ def study_task_runner(orch: OrchestrationConfig, workers: int) -> Any:
     return ThreadPoolTaskRunner(max_workers=1) if workers == 1 else ProcessPoolTaskRunner(max_workers=workers)
 
 
+def _test_truth(ctx: StudyContext) -> Any:
+    """The evaluated split's ground truth of the study's dataset (None before it exists): what gains.csv's
+    bootstrap over test sequences resamples."""
+    from leod_core.cameras import get_camera
+    from leod_core.eval.bootstrap import SplitTruth
+    from leod_core.eval.detections import split_ground_truth
+    from leod_core.layout import labels_full_path
+
+    split = ctx.cfg.eval.split
+    if not labels_full_path(ctx.dataset, split).is_file():
+        return None
+    camera = get_camera("synth") if ctx.synthetic else ctx.cfg.camera
+    return SplitTruth(split_ground_truth(ctx.dataset, split, camera)[0], camera)
+
+
 @flow(name="study", validate_parameters=False)
 def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, only: str | None = None,
                out: str | None = None) -> dict[str, Any]:
@@ -307,7 +322,8 @@ def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, 
             if spec in todo:
                 ran[spec.run_id] = n
     finally:  # tables of whatever has finished, also when a run fails
-        paths = write_study_outputs(ctx.root, plan, ctx.cfg.study.rounds, ctx.cfg.study.ablation_rounds, title)
+        paths = write_study_outputs(ctx.root, plan, ctx.cfg.study.rounds, ctx.cfg.study.ablation_rounds, title,
+                                    truth=_test_truth(ctx))
     if failed:
         why = "; ".join(f"{rid} ({type(e).__name__}: {e})" for rid, e in failed.items())
         rest = f"; not started (base run failed): {', '.join(not_started)}" if not_started else ""

@@ -9,6 +9,8 @@ was in progress (and training resumes inside it from its checkpoint).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -25,10 +27,12 @@ from flows.mlflow_log import stage_run
 from flows.report import rounds_from_files
 from leod_core.atomic import atomic_path
 from leod_core.config import LeodConfig
-from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, results_table
+from leod_core.eval.bootstrap import BOOTSTRAP_SAMPLES
+from leod_core.round_layout import ArtifactLayout
+from leod_core.study import RAW_COLUMNS, RunSpec, ablation_table, gains_table, main_groups, results_table
 
 __all__ = ["STAGE_RESULTS_DIR", "stage_results_dir", "run_stage", "stage_done", "stage_records", "collect_raw",
-           "write_study_outputs", "log_run_summary"]
+           "write_study_outputs", "log_run_summary", "gain_bootstraps", "BOOTSTRAP_CACHE"]
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +118,69 @@ def collect_raw(root: Path, runs: Sequence[RunSpec]) -> pd.DataFrame:
     return raw
 
 
+#: the study's cache of bootstrap intervals, keyed by the detection files' digests (a resample is cheap,
+#: 1 000 of them for five seeds are not: about a minute per row)
+BOOTSTRAP_CACHE = "bootstrap.json"
+
+
+def gain_bootstraps(root: Path, runs: Sequence[RunSpec], rounds: int, truth: Any,
+                    samples: int = BOOTSTRAP_SAMPLES) -> dict[tuple[str, float, int], Any]:
+    """{(setting, ratio, k): BootstrapCI} of gains.csv's rows: round k - round 0 over the seeds whose
+    evaluations of both rounds kept their detections, the test sequences resampled. Cached in
+    ``root/bootstrap.json`` under the digests of the files read."""
+    from leod_core.eval.bootstrap import BootstrapCI, matched_run, paired_bootstrap
+
+    root = Path(root)
+    cache_path = root / BOOTSTRAP_CACHE
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    out: dict[tuple[str, float, int], Any] = {}
+    matched: dict[Path, Any] = {}
+    new = False
+    for (setting, ratio), ids in main_groups(runs).items():
+        for k in range(1, rounds + 1):
+            layouts = [ArtifactLayout(root / rid) for rid in ids]
+            files = [(lay.round(0).detections(), lay.round(k).detections()) for lay in layouts]
+            files = [(a, b) for a, b in files if a.is_file() and b.is_file()]
+            if not files:
+                continue
+            digests = [[_sha256(a), _sha256(b)] for a, b in files]
+            key = hashlib.sha256(json.dumps([samples, digests]).encode()).hexdigest()
+            if key not in cache:
+                pairs = []
+                for a, b in files:
+                    for p in (a, b):
+                        if p not in matched:
+                            matched[p] = matched_run(truth, p)
+                    pairs.append((matched[a], matched[b]))
+                ci = paired_bootstrap(pairs, samples=samples)
+                cache[key] = None if ci is None else asdict(ci)
+                new = True
+            out[(setting, ratio, k)] = None if cache[key] is None else BootstrapCI(**cache[key])
+    if new:
+        with atomic_path(cache_path) as tmp:
+            tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 @task(name="study-tables", cache_policy=NO_CACHE)
 def write_study_outputs(root: Path, runs: Sequence[RunSpec], rounds: int, ablation_rounds: int,
-                        title: str) -> dict[str, Path]:
-    """runs.csv (raw, one row per run and round), results.csv, gains.csv, ablations.csv and results.png."""
+                        title: str, truth: Any = None) -> dict[str, Path]:
+    """runs.csv (raw, one row per run and round), results.csv, gains.csv, ablations.csv and results.png.
+    ``truth``: the test split's :class:`~leod_core.eval.bootstrap.SplitTruth`, for gains.csv's bootstrap
+    over test sequences (None: that column stays empty)."""
     from leod_core.viz.study import plot_study
 
     root = Path(root)
     raw = collect_raw(root, runs)
     paths = {"runs": root / "runs.csv", "results": root / "results.csv", "gains": root / "gains.csv",
              "ablations": root / "ablations.csv", "plot": root / "results.png"}
-    tables = {"runs": raw, "results": results_table(raw, runs, rounds), "gains": gains_table(raw, runs, rounds),
-              "ablations": ablation_table(raw, runs, ablation_rounds)}
+    boot = gain_bootstraps(root, runs, rounds, truth) if truth is not None else None
+    tables = {"runs": raw, "results": results_table(raw, runs, rounds),
+              "gains": gains_table(raw, runs, rounds, boot), "ablations": ablation_table(raw, runs, ablation_rounds)}
     for name, df in tables.items():
         with atomic_path(paths[name]) as tmp:
             df.to_csv(tmp, index=False, float_format="%.6g")

@@ -10,7 +10,7 @@ Layout of ``paths.artifacts`` (one folder per round ``K``)::
     round_0/labels/withheld.parquet    the GT that subsampling withheld (pseudo-label quality)
     round_K/labels/leod_export/        LEOD's pseudo-dataset layout (K >= 1)
     round_K/model/last.pt              the round's weights (+ best.pt, loss.csv, metrics.json)
-    round_K/eval/, round_K/eval_val/   evaluation on the test / val split
+    round_K/eval/, round_K/eval_val/   evaluation on the test / val split (metrics.json, detections.parquet)
     round_K/quality/quality.json       pseudo-label quality (K >= 1)
     report/                            rounds compared
     .work/round_K/model/               training work folder (resume checkpoints), not a DVC output
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["LABELS_FILE", "WITHHELD_FILE", "WEIGHTS_FILE", "BEST_WEIGHTS_FILE", "LOSS_FILE", "MODEL_FILES",
-           "EXPORT_DIR", "METRICS_FILE", "PR_TABLE_FILE", "PR_PLOT_FILE", "FRAMES_DIR", "QUALITY_FILE",
+           "EXPORT_DIR", "METRICS_FILE", "PR_TABLE_FILE", "PR_PLOT_FILE", "FRAMES_DIR", "DETECTIONS_FILE", "QUALITY_FILE",
            "QUALITY_PLOT_FILE", "REPORT_TABLE_FILE", "REPORT_PLOT_FILE", "RoundPaths", "ArtifactLayout"]
 
 LABELS_FILE = "labels.parquet"
@@ -37,6 +37,9 @@ EXPORT_DIR = "leod_export"
 PR_TABLE_FILE = "pr.csv"  # an evaluation's precision-recall curves (DVC plots them)
 PR_PLOT_FILE = "pr_curves.png"
 FRAMES_DIR = "frames"  # an evaluation's example frames
+#: an evaluation's detections (every evaluated frame, Prophesee fields): re-evaluating them gives its metrics,
+#: and the study's bootstrap over test sequences resamples them
+DETECTIONS_FILE = "detections.parquet"
 QUALITY_FILE = "quality.json"
 QUALITY_PLOT_FILE = "quality.png"
 REPORT_TABLE_FILE = "rounds.csv"  # the report: AP per round
@@ -101,6 +104,9 @@ class RoundPaths:
 
     def eval_frames(self, split: str = "test") -> Path:
         return self.eval_dir(split) / FRAMES_DIR
+
+    def detections(self, split: str = "test") -> Path:
+        return self.eval_dir(split) / DETECTIONS_FILE
 
     @property
     def quality_dir(self) -> Path:

@@ -16,13 +16,14 @@ A seed ``s`` sets the label split (``subsample.split_offset=s``, as the paper av
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 
-__all__ = ["RunSpec", "round_column", "format_ratio", "mean_std", "paired_ci", "ci_cell", "CI_LEVEL", "results_table", "ablation_table", "gains_table", "RAW_COLUMNS",
+__all__ = ["RunSpec", "round_column", "format_ratio", "mean_std", "paired_ci", "ci_cell", "CI_LEVEL", "results_table", "ablation_table", "gains_table", "main_groups", "boot_cell", "RAW_COLUMNS",
            "QUALITY_COLUMNS", "GAIN_COLUMNS"]
 
 #: quality columns of results.csv / ablations.csv (pseudo labels of round 1, made by round 0's model)
@@ -102,8 +103,8 @@ def results_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd
 
 
 #: columns of gains.csv (one row per main setting and self-training round)
-GAIN_COLUMNS = ("setting", "ratio", "round", "seeds", "AP", "paired gain", "gain 95% CI", "gain / std",
-                "gap recovered %", *QUALITY_COLUMNS)
+GAIN_COLUMNS = ("setting", "ratio", "round", "seeds", "AP", "paired gain", "gain 95% CI", "gain 95% CI test-seq boot",
+                "gain / std", "gap recovered %", *QUALITY_COLUMNS)
 #: the confidence of the intervals the study reports (paired differences over seeds, Student's t)
 CI_LEVEL = 0.95
 
@@ -143,12 +144,25 @@ def _gain_over_std(values: Sequence[float]) -> str:
     return "inf" if sd == 0 else f"{m / sd:.1f}"
 
 
-def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.DataFrame:
+def main_groups(runs: Sequence[RunSpec]) -> dict[tuple[str, float], list[str]]:
+    """{(setting, ratio): run ids} of the main runs (one per seed)."""
+    return _main_groups(runs)
+
+
+def boot_cell(ci: Any, scale: float = 100.0) -> str:
+    """'[low, high]' of a bootstrap interval in points (AP x 100); '' without one."""
+    return "" if ci is None else f"[{ci.low * scale:+.1f}, {ci.high * scale:+.1f}]"
+
+
+def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int,
+                boot: Mapping[tuple[str, float, int], Any] | None = None) -> pd.DataFrame:
     """gains.csv: what self-training adds, read against seed noise. Per main setting and round k >= 1:
     the seeds with both rounds, AP of round k, the *paired* gain (round k - round 0 of the same seed, points
-    of AP x 100) as mean ± std, the gain in units of its own std, the share of the gap to full labels that
-    round k recovers ((k - 0) / (full - 0) per seed, the full-label run of the same seed), and the quality
-    of round k's pseudo labels."""
+    of AP x 100) as mean ± std with its t interval over seeds, the percentile interval of the same mean gain
+    over resamples of the test sequences (``boot``: {(setting, ratio, k): BootstrapCI}, from
+    :func:`leod_core.eval.bootstrap.paired_bootstrap`), the gain in units of its own std, the share of the
+    gap to full labels that round k recovers ((k - 0) / (full - 0) per seed, the full-label run of the
+    same seed), and the quality of round k's pseudo labels."""
     full = _ap_by_seed(raw, [r.run_id for r in runs if r.kind == "full"], 0)
     groups = _main_groups(runs)
     rows = []
@@ -162,6 +176,7 @@ def gains_table(raw: pd.DataFrame, runs: Sequence[RunSpec], rounds: int) -> pd.D
             rows.append({"setting": setting.upper(), "ratio": format_ratio(ratio), "round": k, "seeds": len(seeds),
                          "AP": mean_std([ap_k[s] for s in seeds]), "paired gain": mean_std(gains),
                          "gain 95% CI": ci_cell(gains),
+                         "gain 95% CI test-seq boot": boot_cell((boot or {}).get((setting, ratio, k))),
                          "gain / std": _gain_over_std(gains), "gap recovered %": mean_std(shares),
                          QUALITY_COLUMNS[0]: _cell(raw, ids, k, "pseudo_precision"),
                          QUALITY_COLUMNS[1]: _cell(raw, ids, k, "pseudo_recall")})

@@ -110,5 +110,5 @@ def test_micro_hash_record() -> None:
     assert all(set(rec) == set(stage_order(2)) for rec in records.values())
     assert _data_stages() == ["synth", "import", "subsample"]
     n_data = {sum(len(rec[s]) for s in _data_stages()) for rec in records.values()}
-    assert outputs == {34} and n_data == {3}, (outputs, n_data)
+    assert outputs == {37} and n_data == {3}, (outputs, n_data)
     _says(MICRO_PAGE, f"its {outputs.pop()} outputs ({len(stage_order(2))} stages:", "the 3 outputs of the data stages")

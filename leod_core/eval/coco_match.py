@@ -16,12 +16,13 @@ Boxes are iscrowd = 0 and areas are ``w * h`` in float32, as the Prophesee evalu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
-__all__ = ["IOU_THRS", "REC_THRS", "AREA_RANGES", "MAX_DETS", "CocoAccumulator", "CocoStats"]
+__all__ = ["IOU_THRS", "REC_THRS", "AREA_RANGES", "MAX_DETS", "CocoAccumulator", "CocoStats", "GroupResampler"]
 
 # COCOeval's Params for iouType "bbox", built with the same expressions so the floats are the same
 IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
@@ -169,19 +170,89 @@ def _accumulate(images: list[_Image]) -> np.ndarray:
         if num_gt[a] == 0:
             continue
         for t in range(len(IOU_THRS)):  # one threshold at a time: (D,) sums, not (T, D) of the dataset
-            tp = np.cumsum(codes[a, t] == _TP).astype(float)
-            fp = np.cumsum(codes[a, t] == _FP).astype(float)
-            nd = len(tp)
-            q = np.zeros(len(REC_THRS))
-            if nd:
-                rc = tp / num_gt[a]
-                pr = tp / (fp + tp + np.spacing(1))
-                pr = np.maximum.accumulate(pr[::-1])[::-1]  # = pycocotools' backward max loop
-                at = np.searchsorted(rc, REC_THRS, side="left")
-                ok = at < nd  # pycocotools stops at the first recall threshold past the last detection
-                q[ok] = pr[at[ok]]
-            out[t, :, a] = q
+            out[t, :, a] = _interpolated_precision(codes[a, t], num_gt[a])
     return out
+
+
+def _interpolated_precision(codes: np.ndarray, num_gt: int) -> np.ndarray:
+    """(R,) precision at REC_THRS of one category, area range and IoU threshold: ``codes`` (D,) of the
+    detections sorted best first, ``num_gt`` > 0 GT boxes."""
+    tp = np.cumsum(codes == _TP).astype(float)
+    fp = np.cumsum(codes == _FP).astype(float)
+    nd = len(tp)
+    q = np.zeros(len(REC_THRS))
+    if nd:
+        rc = tp / num_gt
+        pr = tp / (fp + tp + np.spacing(1))
+        pr = np.maximum.accumulate(pr[::-1])[::-1]  # = pycocotools' backward max loop
+        at = np.searchsorted(rc, REC_THRS, side="left")
+        ok = at < nd  # pycocotools stops at the first recall threshold past the last detection
+        q[ok] = pr[at[ok]]
+    return q
+
+
+def _precision_at_hits(codes: np.ndarray, num_gt: int) -> np.ndarray:
+    """:func:`_interpolated_precision`, bit for bit, reading only the true positives: recall grows only
+    at them and precision falls between them, so the envelope at a recall threshold is the best precision
+    at a hit from there on. Needs no ignored detection (area "all" has none); else the general path."""
+    if (codes == _IGNORED).any():
+        return _interpolated_precision(codes, num_gt)
+    hit = np.flatnonzero(codes == _TP)
+    q = np.zeros(len(REC_THRS))
+    if len(hit):
+        tp = np.arange(1, len(hit) + 1, dtype=float)
+        pr = tp / ((hit + 1).astype(float) + np.spacing(1))  # tp + fp = detections so far
+        pr = np.maximum.accumulate(pr[::-1])[::-1]
+        at = np.searchsorted(tp / num_gt, REC_THRS, side="left")
+        ok = at < len(hit)
+        q[ok] = pr[at[ok]]
+    return q
+
+
+class GroupResampler:
+    """COCO AP (area all, 100 detections) of an accumulator's images with each *group* of images (a
+    sequence) counted any number of times: a bootstrap over groups without building copies. Each group's
+    detections are concatenated once per category; a resample concatenates the groups it draws (in group
+    order, copies adjacent) and sorts once. All weights 1 gives :meth:`CocoAccumulator.stats`' AP."""
+
+    def __init__(self, acc: CocoAccumulator, group_of: Callable[[tuple], str]) -> None:
+        first: dict[str, tuple] = {}  # groups in the order of their first image (ties sort as COCO's)
+        for images in acc._images:
+            for im in images:
+                g = group_of(im.order)
+                first[g] = min(first.get(g, im.order), im.order)
+        self.groups: list[str] = sorted(first, key=first.__getitem__)
+        index = {g: i for i, g in enumerate(self.groups)}
+        # per category, per group, best first (stable: ties in image order): scores (D,), codes at area
+        # "all" (T, D), GT count. A resample's sort then merges presorted runs.
+        self._parts: list[list[tuple[np.ndarray, np.ndarray, int]]] = []
+        for images in acc._images:
+            by_group: list[list[_Image]] = [[] for _ in self.groups]
+            for im in sorted(images, key=lambda im: im.order):
+                by_group[index[group_of(im.order)]].append(im)
+            parts = []
+            for ims in by_group:
+                scores = np.concatenate([im.scores for im in ims]).astype(np.float64) if ims else np.zeros(0)
+                codes = np.concatenate([im.codes[0] for im in ims], axis=1) if ims else \
+                    np.zeros((len(IOU_THRS), 0), np.int8)
+                best = np.argsort(-scores, kind="stable")
+                parts.append((scores[best], codes[:, best], int(sum(im.num_gt[0] for im in ims))))
+            self._parts.append(parts)
+
+    def ap(self, weights: Sequence[int]) -> float:
+        """AP with group ``i`` (in :attr:`groups` order) counted ``weights[i]`` times; nan without GT."""
+        precision = -np.ones((len(IOU_THRS), len(REC_THRS), len(self._parts)))  # as stats(): (T, R, K)
+        for k, parts in enumerate(self._parts):
+            drawn = [p for p, w in zip(parts, weights) for _ in range(w)]
+            num_gt = sum(p[2] for p in drawn)
+            if num_gt == 0:
+                continue
+            scores = np.concatenate([p[0] for p in drawn])
+            codes = np.concatenate([p[1] for p in drawn], axis=1)[:, np.argsort(-scores, kind="stable")]
+            for t, c in enumerate(codes):
+                precision[t, :, k] = _precision_at_hits(c, num_gt)
+        s = precision[precision > -1]
+        return float(np.mean(s)) if len(s) else float("nan")
 
 
 def _summarize(precision: np.ndarray) -> tuple[float, ...]:

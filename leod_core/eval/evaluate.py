@@ -16,45 +16,21 @@ import numpy as np
 import pandas as pd
 
 from leod_core.atomic import atomic_dir, atomic_path
-from leod_core.cameras import IGNORE_CLASS_ID, CameraSpec
+from leod_core.cameras import CameraSpec
 from leod_core.config import EvalConfig
 from leod_core.eval.box_files import write_json
+from leod_core.eval.detections import frame_key, frame_to_prophesee, split_ground_truth, write_detections
 from leod_core.eval.prophesee import DetectionEvaluator
 from leod_core.events.h5_store import ReprReader
 from leod_core.inference.stream import SequenceJob, View, iter_predictions, stream_start
-from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
-from leod_core.labels.table import read_labels
-from leod_core.layout import labels_full_path, list_sequences
-from leod_core.round_layout import FRAMES_DIR, METRICS_FILE, PR_PLOT_FILE
+from leod_core.layout import list_sequences
+from leod_core.round_layout import DETECTIONS_FILE, FRAMES_DIR, METRICS_FILE, PR_PLOT_FILE
 
-__all__ = ["VIS_SCORE_THRESHOLD", "evaluate_round", "table_to_prophesee", "frame_to_prophesee"]
+__all__ = ["VIS_SCORE_THRESHOLD", "evaluate_round"]
 
 log = logging.getLogger(__name__)
 
 VIS_SCORE_THRESHOLD = 0.3  # predictions drawn on the example frames (the metric uses all of them)
-
-
-def table_to_prophesee(rows: pd.DataFrame, scale: float) -> np.ndarray:
-    """Label-table rows (full-res pixels) -> Prophesee array scaled by ``scale`` (repr pixels)."""
-    out = np.zeros(len(rows), PROPHESEE_BBOX_DTYPE)
-    out["t"] = rows["t"].to_numpy()
-    for c in ("x", "y", "w", "h"):
-        out[c] = rows[c].to_numpy(np.float32) * np.float32(scale)
-    out["class_id"] = rows["class_id"].to_numpy()
-    out["track_id"] = np.maximum(rows["track_id"].to_numpy(), 0) if "track_id" in rows else 0
-    out["class_confidence"] = rows["class_confidence"].to_numpy()
-    return out
-
-
-def frame_to_prophesee(boxes: np.ndarray, t_us: int) -> np.ndarray:
-    """(N, 7) FRAME_LABEL_COLUMNS predictions -> Prophesee array stamped with ``t_us``."""
-    b = np.asarray(boxes, np.float32).reshape(-1, 7)
-    out = np.zeros(len(b), PROPHESEE_BBOX_DTYPE)
-    out["t"] = t_us
-    out["x"], out["y"], out["w"], out["h"] = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    out["class_id"] = b[:, 4].astype(np.uint32)
-    out["class_confidence"] = b[:, 5]
-    return out
 
 
 def _write_pr_csvs(curves: dict, out_dir: Path) -> None:
@@ -85,25 +61,19 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
                    out_dir: str | Path, progress: Callable[[int, int], None] | None = None,
                    seq_len: int | None = None, device: str = "cpu") -> dict[str, float]:
     """Predict on every labelled frame of ``split``, evaluate, and write ``out_dir``:
-    ``metrics.json``, ``pr_<class>.csv`` (recall, precision), ``pr_curves.png``, ``frames/*.png``.
+    ``metrics.json``, ``detections.parquet`` (every evaluated frame's boxes), ``pr_<class>.csv`` (recall,
+    precision), ``pr_curves.png``, ``frames/*.png``.
 
     Ground truth comes from ``<dataset_root>/<split>/labels_full.parquet``. ``seq_len`` (L, default
     ``camera.sequence_length``) sets the warm-up before the first label. Returns the scalar metrics.
     """
     out_dir = Path(out_dir)
     L = seq_len or camera.sequence_length
-    table = read_labels(labels_full_path(dataset_root, split))
-    table = table[(table["class_id"] != IGNORE_CLASS_ID) & (table["source"] == "gt")]
     seqs = {s.name: s for s in list_sequences(dataset_root, split, camera)}
-    missing = sorted(set(table["sequence"]) - set(seqs))
+    gt, frame_t = split_ground_truth(dataset_root, split, camera)
+    missing = sorted({n for n, _ in gt} - set(seqs))
     if missing:
         raise FileNotFoundError(f"{split}: labels name {len(missing)} sequences without a folder, e.g. {missing[0]}")
-    scale = camera.label_scale
-    gt: dict[tuple[str, int], np.ndarray] = {}
-    frame_t: dict[tuple[str, int], int] = {}
-    for (name, frame), rows in table.groupby(["sequence", "frame_idx"], sort=True):
-        gt[(name, int(frame))] = table_to_prophesee(rows, scale)
-        frame_t[(name, int(frame))] = int(rows["t"].iloc[0])
     names = sorted({n for n, _ in gt})
     jobs = []
     for name in names:
@@ -118,14 +88,16 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
     # the pictured frames): memory is bounded by a batch of sequences, not by the split
     evaluator = DetectionEvaluator(camera, downsampled_by_2=camera.downsample_by_2)
     shown: dict[tuple[str, int], np.ndarray] = {}
+    evaluated: dict[tuple[str, int], np.ndarray] = {}  # Prophesee detections, ~36 bytes per box
     for j, res in iter_predictions(model, jobs, camera, L, (View(),), eval_cfg.conf_threshold, eval_cfg.nms_iou,
                                    device=device, batch_size=eval_cfg.batch_size, progress=progress,
                                    reset_every=eval_cfg.memory_reset_every):
         name, pred = names[j], res[View()]
         for f in sorted(jobs[j].predict_at):
             # one key per label frame, as RVT's per-frame lists: the +-50 ms window never mixes frames
-            boxes = pred.get(f, np.zeros((0, 7), np.float32))
-            evaluator.add(f"{name}:{f:06d}", gt[(name, f)], frame_to_prophesee(boxes, frame_t[(name, f)]))
+            dets = frame_to_prophesee(pred.get(f, np.zeros((0, 7), np.float32)), frame_t[(name, f)])
+            evaluator.add(frame_key((name, f)), gt[(name, f)], dets)
+            evaluated[(name, f)] = dets
         shown.update({(name, f): pred.get(f, np.zeros((0, 7), np.float32)) for n, f in picks if n == name})
     metrics = evaluator.result()
     curves = metrics.pop("pr_curves")
@@ -133,6 +105,7 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
     scalars["num_sequences"] = float(len(jobs))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(scalars, out_dir / METRICS_FILE)
+    write_detections(evaluated, out_dir / DETECTIONS_FILE)
     _write_pr_csvs(curves, out_dir)
     from leod_core.viz.plots import plot_pr_curves
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from leod_core.cameras import CameraSpec
-from leod_core.eval.coco_match import CocoAccumulator
+from leod_core.eval.coco_match import CocoAccumulator, GroupResampler
 from leod_core.labels.boxes import validate_prophesee_boxes
 
 __all__ = [
@@ -199,6 +199,13 @@ class DetectionEvaluator:
             out.update({f"{key}_{name}": v for key, v in stats.items()})
         out.update(num_images=self.num_images, num_gt=self.num_gt, num_dt=self.num_dt, pr_curves=pr_curves)
         return out
+
+    def resampler(self, group_of: Callable[[str], str]) -> GroupResampler:
+        """AP of the frames added with groups of keys (``group_of(key)``, e.g. the sequence) counted any
+        number of times, from the match records (no matching again): a bootstrap. ``leod`` backend only."""
+        if self.backend != "leod":
+            raise ValueError("resampler needs the leod backend (it reuses the match records)")
+        return GroupResampler(self._acc, lambda order: group_of(order[0]))
 
     def _coco_run(self) -> Callable[[int | None], tuple[dict | None, np.ndarray]]:
         def run(k: int | None) -> tuple[dict | None, np.ndarray]:

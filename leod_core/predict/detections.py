@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from leod_core.atomic import atomic_path
 from leod_core.eval.box_files import BBOX_SUFFIX
-from leod_core.eval.evaluate import frame_to_prophesee
+from leod_core.eval.detections import frame_to_prophesee
 from leod_core.labels.boxes import PROPHESEE_BBOX_DTYPE
 
 __all__ = ["DETECTIONS_SCHEMA", "PARQUET_SUFFIX", "DetectionWriter"]

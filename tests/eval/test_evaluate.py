@@ -6,7 +6,8 @@ import pytest
 
 from leod_core.cameras import get_camera
 from leod_core.config import EvalConfig
-from leod_core.eval.evaluate import evaluate_round, table_to_prophesee
+from leod_core.eval.detections import table_to_prophesee
+from leod_core.eval.evaluate import evaluate_round
 from pseudo_fakes import BlobDetector
 
 SYNTH = get_camera("synth")
@@ -35,6 +36,23 @@ def test_misplaced_predictions_lower_ap(tmp_path, build_dataset):
     m = evaluate_round(OracleModel(), tmp_path / "ds", "test", SYNTH, EvalConfig(num_vis_frames=0),
                        tmp_path / "eval", seq_len=4)
     assert 0.3 < m["AP"] < 0.7  # half of the frames are missed
+
+
+def test_detections_file_re_evaluates_to_the_metrics(tmp_path, build_dataset):
+    """detections.parquet is a contract with the study's bootstrap: read back and evaluated against the
+    split's ground truth it gives metrics.json's numbers exactly."""
+    from leod_core.eval.detections import evaluate_frames, read_detections, split_ground_truth
+
+    build_dataset(tmp_path / "ds", shift_second=25)
+    out = tmp_path / "eval"
+    m = evaluate_round(OracleModel(), tmp_path / "ds", "test", SYNTH, EvalConfig(num_vis_frames=0), out, seq_len=4)
+    gt, _ = split_ground_truth(tmp_path / "ds", "test", SYNTH)
+    dets = read_detections(out / "detections.parquet", gt)
+    assert set(dets) == set(gt) and sum(map(len, dets.values())) > 0
+    again = evaluate_frames(gt, dets, SYNTH).result()
+    again.pop("pr_curves")
+    assert {k: float(v) for k, v in again.items()} == {k: v for k, v in m.items() if k != "num_sequences"}
+    assert 0.3 < again["AP"] < 0.7
 
 
 def test_table_to_prophesee_scales_to_repr_pixels():
