@@ -48,6 +48,14 @@ def tracking_uri(cfg: LeodConfig) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
 
 
+def prepare_store(cfg: LeodConfig) -> None:
+    """Create (or migrate) the tracking store now, in this process: worker processes that all open a
+    fresh SQLite store at once race on its schema migration (``table _alembic_tmp_tags already exists``)."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=tracking_uri(cfg)).search_experiments(max_results=1)
+
+
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists become their string form."""
     out: dict[str, Any] = {}

@@ -26,6 +26,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.import_data import import_flow
+from flows.mlflow_log import prepare_store
 from flows.runtime import ONE_LINE_ERRORS, StepFailed, make_task_runner, run_flow, run_flow_on
 from flows.settings import OrchestrationConfig, load_config
 from flows.stages import round_stages, stage_fingerprints, stage_flow
@@ -300,6 +301,7 @@ def study_flow(params: str = "params.yaml", overrides: list[str] | None = None, 
     failed: dict[str, BaseException] = {}
     not_started: list[str] = []  # runs whose base failed (the engine does not start them)
     try:
+        prepare_store(ctx.cfg)  # before the workers: a resumed study may start none of its own stages here
         _prepare_dataset(ctx, overrides)
         futures: dict[str, Any] = {}  # run id -> the future that made (or makes) its round 0
         submitted = []

@@ -60,3 +60,21 @@ def test_stage_run_marks_failure(mlflow_uri: str, tmp_path: Path, monkeypatch: p
     exp = MlflowClient(mlflow_uri).get_experiment_by_name(cfg.experiment_name())
     (r,) = MlflowClient(mlflow_uri).search_runs([exp.experiment_id])
     assert r.info.status == "FAILED"
+
+
+def test_prepare_store_migrates_a_fresh_sqlite_store_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The study prepares the store before its worker processes start; two workers migrating a fresh
+    SQLite store at once fail with ``table _alembic_tmp_tags already exists`` (seen on a resumed study)."""
+    import sqlite3
+
+    from flows.mlflow_log import prepare_store
+
+    db = tmp_path / "fresh.db"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = load_config(None, [f"mlflow.tracking_uri=sqlite:///{db}"])
+    assert not db.exists()
+    prepare_store(cfg)
+    with sqlite3.connect(db) as con:
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+    assert {"experiments", "runs", "tags", "alembic_version"} <= tables and "_alembic_tmp_tags" not in tables
+    prepare_store(cfg)  # an existing store is left as it is
