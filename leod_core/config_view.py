@@ -105,7 +105,8 @@ class _UndeclaredValue:
         raise UndeclaredKeyError(f"{self._owner} read {self._path!r}, which it does not declare")
 
     __bool__ = __int__ = __index__ = __float__ = __str__ = __format__ = __hash__ = __iter__ = __len__ = _refuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = __sub__ = __rsub__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
+    __add__ = __radd__ = __sub__ = __rsub__ = _refuse
     __mul__ = __rmul__ = __truediv__ = __floordiv__ = __mod__ = __neg__ = __getitem__ = __contains__ = _refuse
 
     def __repr__(self) -> str:

@@ -84,8 +84,8 @@ def evaluate_round(model: Any, dataset_root: str | Path, split: str, camera: Cam
     n_vis = min(eval_cfg.num_vis_frames, len(keys))
     picks = [keys[i] for i in np.linspace(0, len(keys) - 1, n_vis).round().astype(int)] if n_vis else []
     log.info("evaluating %d label frames in %d %s sequences (L=%d)", len(gt), len(jobs), split, L)
-    # each sequence's predictions are evaluated as soon as its batch finishes and then dropped (but for
-    # the pictured frames): memory is bounded by a batch of sequences, not by the split
+    # each sequence's predictions are evaluated as soon as its batch finishes; the model's outputs are
+    # dropped then, only the labelled frames' boxes are kept (36 bytes each, for detections.parquet)
     evaluator = DetectionEvaluator(camera, downsampled_by_2=camera.downsample_by_2)
     shown: dict[tuple[str, int], np.ndarray] = {}
     evaluated: dict[tuple[str, int], np.ndarray] = {}  # Prophesee detections, ~36 bytes per box
